@@ -1,0 +1,65 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Lifeboat: a disaster-recovery and backup orchestrator.
+///
+/// Each C library is wrapped by one system-library target and imported (with `internal import`) by exactly one
+/// Lifeboat module, so no C type reaches a public API: libpq by `Postgres`, libzstd and libcrypto by `Repository`,
+/// libcurl by `LifeboatHTTP`.
+let package = Package(
+    name: "Lifeboat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lifeboat", targets: ["lifeboat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // MARK: - Domain modules
+        .target(name: "Plans", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
+        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+
+        // MARK: - Orchestration and command line
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Plans", "Postgres", "Repository", "LifeboatHTTP",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "lifeboat",
+            dependencies: [
+                "Engine", "Plans",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .target(name: "TestSupport", dependencies: ["Postgres"]),
+        .testTarget(name: "PlansTests", dependencies: ["Plans"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Plans", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "RepositoryTests", dependencies: ["Repository"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,272 @@
+import Foundation
+import Logging
+import Plans
+
+/// Runs a plan's step graph and records everything in the catalog.
+///
+/// Steps whose `needs` have succeeded run in parallel, at most `concurrency` at once. Each step gets its timeout and
+/// its retries (exponential backoff with jitter). A failed step stops the run unless it says `on_failure: continue`;
+/// steps that need a failed step are skipped. Then the plan's `on_success` or `on_failure` steps run. Cancelling the
+/// task that calls `run` cancels the running steps (their processes are ended) and records the run as cancelled.
+public struct PlanRunner: Sendable {
+    public let catalog: Catalog
+    public let registry: StepRegistry
+
+    public init(catalog: Catalog, registry: StepRegistry = .standard) {
+        self.catalog = catalog
+        self.registry = registry
+    }
+
+    /// Runs `plan` to its end. Throws only when the run cannot start (lock held, state unusable); a run that
+    /// starts always returns its outcome, whatever its status.
+    public func run(_ plan: Plan, options: RunOptions = RunOptions()) async throws -> RunOutcome {
+        let state = catalog.state
+        let lock = try PlanLock.acquire(plan: plan.name, in: state)
+        defer { withExtendedLifetime(lock) {} }
+        try catalog.markInterrupted(plan: plan.name)
+
+        let runId = Self.newRunId()
+        let redactor = Redactor()
+        let log = try RunLog(path: state.logPath(run: runId), stderrLevel: options.stderrLevel, redactor: redactor)
+        defer { log.close() }
+        let logger = log.logger("run")
+
+        var run = RunRecord(
+            id: runId, plan: plan.name, planFile: plan.file, planDigest: plan.digest, kind: plan.kind.rawValue,
+            trigger: options.trigger, osUser: OperatingSystemUser.current, host: ProcessInfo.processInfo.hostName,
+            pid: getpid(), startedAt: Date(), endedAt: nil, status: .running, error: nil, logFile: log.path ?? "")
+        let pending = plan.steps.enumerated().map { position, step in
+            Self.record(runId: runId, step: step, phase: .main, position: position)
+        }
+        try catalog.insert(run, steps: pending)
+        options.observer?(.started(run: runId, plan: plan.name, logFile: run.logFile))
+        logger.info("run \(runId) of plan '\(plan.name)' (\(plan.kind.rawValue)) started by \(run.osUser) via \(options.trigger.rawValue); plan file \(plan.file) sha256 \(plan.digest)")
+
+        let execution = Execution(plan: plan, runId: runId, catalog: catalog, registry: registry, options: options,
+                                  secrets: SecretResolver(environment: options.environment, redactor: redactor),
+                                  log: log)
+        var records = await execution.runGraph(plan.steps, phase: .main, initial: pending)
+        var status = Self.status(of: records, cancelled: Task.isCancelled)
+
+        if status != .cancelled {
+            let hooks = status == .succeeded ? plan.onSuccess : plan.onFailure
+            let phase: StepPhase = status == .succeeded ? .onSuccess : .onFailure
+            if !hooks.isEmpty {
+                logger.info("running \(phase.rawValue) steps")
+                let hookPending = hooks.enumerated().map { position, step in
+                    Self.record(runId: runId, step: step, phase: phase, position: position)
+                }
+                do {
+                    try catalog.insertSteps(hookPending)
+                } catch {
+                    logger.error("cannot record \(phase.rawValue) steps: \(error)")
+                }
+                let hookRecords = await execution.runGraph(hooks, phase: phase, initial: hookPending)
+                records += hookRecords
+                let hookStatus = Self.status(of: hookRecords, cancelled: Task.isCancelled)
+                if hookStatus == .cancelled || (status == .succeeded && hookStatus == .failed) {
+                    status = hookStatus
+                }
+            }
+        }
+
+        run.status = status
+        run.endedAt = Date()
+        if let failed = records.first(where: { $0.status == .failed && !$0.ignoredFailure }) {
+            run.error = "step '\(failed.stepId)' failed: \(failed.error ?? "unknown error")"
+        } else if status == .cancelled {
+            run.error = "cancelled by a signal"
+        }
+        logger.info("run \(runId) \(status.rawValue) after \(Self.format(run.duration()))")
+        try catalog.update(run)
+        options.observer?(.finished(run))
+        return RunOutcome(run: run, steps: records)
+    }
+
+    static func status(of records: [StepRecord], cancelled: Bool) -> RunStatus {
+        if cancelled || records.contains(where: { $0.status == .cancelled }) { return .cancelled }
+        if records.contains(where: { $0.status == .failed && !$0.ignoredFailure }) { return .failed }
+        if records.contains(where: { $0.status == .skipped }) { return .failed }
+        return .succeeded
+    }
+
+    static func record(runId: String, step: Step, phase: StepPhase, position: Int) -> StepRecord {
+        StepRecord(runId: runId, stepId: step.id, phase: phase, position: position, uses: step.uses, status: .pending,
+                   startedAt: nil, endedAt: nil, attempts: 0, outputTail: nil, error: nil, ignoredFailure: false)
+    }
+
+    /// `20261126T181200Z-3fa9`: sortable by time, short enough to type, unique enough for one host.
+    static func newRunId(now: Date = Date()) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: now)
+        let stamp = String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        return stamp + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+
+    static func format(_ seconds: TimeInterval) -> String {
+        seconds < 10 ? String(format: "%.1fs", seconds) : PlanDuration(seconds: seconds.rounded()).description
+    }
+}
+
+/// The state of one run while its graphs execute.
+private struct Execution: Sendable {
+    let plan: Plan
+    let runId: String
+    let catalog: Catalog
+    let registry: StepRegistry
+    let options: RunOptions
+    let secrets: SecretResolver
+    let log: RunLog
+
+    var logger: Logger { log.logger("run") }
+
+    /// Runs one list of steps as a graph and returns their final records.
+    func runGraph(_ steps: [Step], phase: StepPhase, initial: [StepRecord]) async -> [StepRecord] {
+        var records = Dictionary(uniqueKeysWithValues: initial.map { ($0.stepId, $0) })
+        let limit = max(1, options.maxParallel ?? plan.concurrency ?? RunOptions.defaultParallelism)
+
+        await withTaskGroup(of: StepRecord.self) { group in
+            var running = 0
+            var stopping = false
+            while true {
+                if Task.isCancelled { stopping = true }
+                // Skip steps that can no longer run, until nothing changes (skips propagate down the graph).
+                var changed = true
+                while changed {
+                    changed = false
+                    for step in steps where records[step.id]?.status == .pending {
+                        let blocked = step.needs.contains { need in
+                            guard let status = records[need]?.status else { return false }
+                            return [.skipped, .cancelled, .interrupted].contains(status)
+                                || (status == .failed && records[need]?.ignoredFailure == false)
+                        }
+                        if blocked || (stopping && running == 0) {
+                            records[step.id] = skip(records[step.id]!, because: blocked
+                                ? "a step it needs did not succeed" : "the run stopped before it started")
+                            changed = true
+                        }
+                    }
+                }
+                if !stopping {
+                    for step in steps where running < limit && records[step.id]?.status == .pending {
+                        let ready = step.needs.allSatisfy { need in
+                            records[need]?.status == .succeeded
+                                || (records[need]?.status == .failed && records[need]?.ignoredFailure == true)
+                        }
+                        guard ready else { continue }
+                        var record = records[step.id]!
+                        record.status = .running
+                        records[step.id] = record
+                        running += 1
+                        group.addTask { await runStep(step, record: record) }
+                    }
+                }
+                guard running > 0 else { break }
+                guard let finished = await group.next() else { break }
+                running -= 1
+                records[finished.stepId] = finished
+                if finished.status == .cancelled
+                    || (finished.status == .failed && !finished.ignoredFailure) {
+                    stopping = true
+                }
+            }
+        }
+        return initial.map { records[$0.stepId]! }
+    }
+
+    private func skip(_ record: StepRecord, because reason: String) -> StepRecord {
+        var record = record
+        record.status = Task.isCancelled ? .cancelled : .skipped
+        record.error = Task.isCancelled ? "the run was cancelled before it started" : reason
+        save(record)
+        options.observer?(.stepFinished(record))
+        return record
+    }
+
+    /// Runs one step with its retries and timeout; returns its final record.
+    private func runStep(_ step: Step, record initial: StepRecord) async -> StepRecord {
+        var record = initial
+        let stepLogger = log.logger(step.id)
+        let output = StepOutput(logger: stepLogger, redactor: secrets.redactor)
+        record.startedAt = Date()
+        guard let type = registry[step.uses] else {
+            record.status = .failed
+            record.error = "unknown step type '\(step.uses)'"
+            record.endedAt = Date()
+            save(record)
+            return record
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            record.attempts = attempt
+            record.status = .running
+            save(record)
+            options.observer?(.stepStarted(step: step.id, attempt: attempt))
+            stepLogger.info("step '\(step.id)' (\(step.uses)) attempt \(attempt) of \(step.retries.count + 1)")
+            let context = StepContext(runId: runId, plan: plan, step: step, attempt: attempt, secrets: secrets,
+                                      logger: stepLogger, output: output, interaction: options.interaction)
+            do {
+                try await withTimeout(step.timeout) { try await type.run(context) }
+                record.status = .succeeded
+                record.error = nil
+                break
+            } catch {
+                if Task.isCancelled {
+                    record.status = .cancelled
+                    record.error = "cancelled while running"
+                    stepLogger.warning("step '\(step.id)' cancelled")
+                    break
+                }
+                let message = secrets.redactor.redact(Self.describe(error))
+                if attempt <= step.retries.count {
+                    let delay = Self.jittered(step.retries.delay(beforeRetry: attempt))
+                    stepLogger.warning("step '\(step.id)' attempt \(attempt) failed: \(message); retrying in \(delay)")
+                    options.observer?(.stepRetrying(step: step.id, attempt: attempt, error: message, delay: delay))
+                    do {
+                        try await Task.sleep(for: delay.duration)
+                        continue
+                    } catch {
+                        record.status = .cancelled
+                        record.error = "cancelled while waiting to retry after: \(message)"
+                        break
+                    }
+                }
+                record.status = .failed
+                record.error = message
+                record.ignoredFailure = step.onFailure == .continue
+                if record.ignoredFailure {
+                    stepLogger.warning("step '\(step.id)' failed: \(message) (on_failure: continue, the run goes on)")
+                } else {
+                    stepLogger.error("step '\(step.id)' failed: \(message)")
+                }
+                break
+            }
+        }
+        record.endedAt = Date()
+        let tail = output.tail
+        record.outputTail = tail.isEmpty ? nil : tail
+        save(record)
+        options.observer?(.stepFinished(record))
+        return record
+    }
+
+    private func save(_ record: StepRecord) {
+        do {
+            try catalog.update(record)
+        } catch {
+            logger.error("cannot record step '\(record.stepId)' in the catalog: \(error)")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? LifeboatError { return error.message }
+        return String(describing: error)
+    }
+
+    /// ±20 % so that many retrying clients do not fall into step.
+    static func jittered(_ delay: PlanDuration) -> PlanDuration {
+        PlanDuration(milliseconds: Int64(Double(delay.milliseconds) * Double.random(in: 0.8...1.2)))
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import Plans
+
+/// How a run is started.
+public struct RunOptions: Sendable {
+    public var trigger: RunTrigger = .cli
+    public var interaction = Interaction()
+    /// Overrides the plan's `concurrency` (default 4 steps at once).
+    public var maxParallel: Int?
+    /// Log lines at this level and above also go to standard error (the run log file always gets `info` and up).
+    public var stderrLevel: Logger.Level = .warning
+    /// The environment `${env:…}` references are read from.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Told about every step as it starts and ends (for live progress lines).
+    public var observer: (@Sendable (RunEvent) -> Void)?
+
+    public init() {}
+
+    public static let defaultParallelism = 4
+}
+
+/// What happens during a run, for live progress output.
+public enum RunEvent: Sendable {
+    case started(run: String, plan: String, logFile: String)
+    case stepStarted(step: String, attempt: Int)
+    case stepRetrying(step: String, attempt: Int, error: String, delay: PlanDuration)
+    case stepFinished(StepRecord)
+    case finished(RunRecord)
+}
+
+/// A finished run: its record and its steps' records.
+public struct RunOutcome: Sendable {
+    public var run: RunRecord
+    public var steps: [StepRecord]
+
+    /// The step that made the run fail, if one did.
+    public var failedStep: StepRecord? {
+        steps.first { $0.status == .failed && !$0.ignoredFailure }
+    }
+}

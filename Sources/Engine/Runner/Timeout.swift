@@ -1,0 +1,21 @@
+import Plans
+
+/// A step ran longer than its `timeout`.
+struct StepTimedOut: Error, CustomStringConvertible {
+    var limit: PlanDuration
+    var description: String { "timed out after \(limit)" }
+}
+
+/// Runs `operation`, cancelling it when `limit` passes first (it is then awaited until it has ended).
+func withTimeout(_ limit: PlanDuration?, _ operation: @escaping @Sendable () async throws -> Void) async throws {
+    guard let limit else { return try await operation() }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit.duration)
+            throw StepTimedOut(limit: limit)
+        }
+        defer { group.cancelAll() }
+        try await group.next()
+    }
+}

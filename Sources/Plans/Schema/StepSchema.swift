@@ -1,0 +1,106 @@
+/// The type a parameter's value must have.
+public indirect enum ParameterType: Sendable, Hashable {
+    /// Text; may hold `${env:…}` / `${file:…}` references.
+    case string
+    /// One of a fixed set of words.
+    case choice([String])
+    case integer(ClosedRange<Int>)
+    case boolean
+    case duration
+    case byteSize
+    /// The name of an inventory entry of this kind.
+    case reference(InventoryKind)
+    case list(ParameterType)
+    /// A mapping from names to strings (e.g. environment variables, HTTP headers).
+    case stringMap
+
+    /// How the type reads in messages.
+    public var summary: String {
+        switch self {
+        case .string: "a string"
+        case .choice(let words): "one of " + words.joined(separator: ", ")
+        case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .boolean: "true or false"
+        case .duration: "a duration such as 90s, 15m or 1h30m"
+        case .byteSize: "a size such as 512KiB, 16MiB or 1GB"
+        case .reference(let kind): "the name of a \(kind.noun) from the inventory"
+        case .list(let element): "a list of " + element.pluralSummary
+        case .stringMap: "a mapping of names to strings"
+        }
+    }
+
+    private var pluralSummary: String {
+        switch self {
+        case .string: "strings"
+        case .reference(let kind): "\(kind.noun) names"
+        default: "values (each \(summary))"
+        }
+    }
+}
+
+/// One parameter a step type (or inventory entry) accepts.
+public struct ParameterSpec: Sendable, Hashable {
+    public var name: String
+    public var type: ParameterType
+    public var required: Bool
+    /// One line for `plan show` and docs.
+    public var summary: String
+
+    public init(_ name: String, _ type: ParameterType, required: Bool = false, _ summary: String = "") {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.summary = summary
+    }
+}
+
+/// The parameters a step type accepts in its `with:` block.
+public struct StepSchema: Sendable, Hashable {
+    /// The name used in `uses:`.
+    public var name: String
+    public var summary: String
+    public var parameters: [ParameterSpec]
+    /// An example `with:` block, shown in hints.
+    public var example: String?
+
+    public init(name: String, summary: String, parameters: [ParameterSpec], example: String? = nil) {
+        self.name = name
+        self.summary = summary
+        self.parameters = parameters
+        self.example = example
+    }
+}
+
+/// The fields each kind of inventory entry accepts. Later capabilities extend these as they land.
+public enum InventorySchemas {
+    public static func fields(for kind: InventoryKind) -> [ParameterSpec] {
+        switch kind {
+        case .databases:
+            [
+                ParameterSpec("host", .string, "host name, address or unix socket directory"),
+                ParameterSpec("port", .integer(1...65535)),
+                ParameterSpec("user", .string),
+                ParameterSpec("dbname", .string, required: true),
+                ParameterSpec("password", .string, "use ${env:NAME} or ${file:PATH}"),
+                ParameterSpec("sslmode", .choice(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"])),
+            ]
+        case .repositories:
+            [
+                ParameterSpec("location", .string, required: true, "a directory path"),
+                ParameterSpec("passphrase", .string, "use ${env:NAME} or ${file:PATH}"),
+            ]
+        case .git:
+            [
+                ParameterSpec("source", .string, required: true, "URL or path of the repository to mirror"),
+                ParameterSpec("mirrors", .list(.string), required: true, "URLs or paths of the mirrors"),
+            ]
+        case .channels:
+            [
+                ParameterSpec("type", .choice(["webhook", "slack", "email", "pagerduty"]), required: true),
+                ParameterSpec("url", .string),
+                ParameterSpec("to", .list(.string)),
+                ParameterSpec("from", .string),
+            ]
+        }
+    }
+}

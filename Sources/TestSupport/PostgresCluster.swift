@@ -1,0 +1,154 @@
+import Foundation
+import Postgres
+
+/// A throwaway PostgreSQL 15 server for tests: `initdb` in a temp folder, a free loopback port, its unix socket in
+/// the temp folder. As root, the files belong to the `postgres` user and the server runs as that user (`runuser`).
+///
+/// Use `PostgresCluster.with { cluster in ... }`: the server is stopped and its folder removed however the body ends.
+public final class PostgresCluster: Sendable {
+    public let directory: TemporaryDirectory
+    public let port: Int
+    public let binDirectory: String
+
+    public var dataDirectory: String { directory.file("pgdata") }
+    public var socketDirectory: String { directory.file("socket") }
+    public var logFile: String { directory.file("socket/server.log") }
+
+    /// A libpq connection string for the superuser `postgres` over the unix socket.
+    public func conninfo(database: String = "postgres") -> String {
+        "host=\(socketDirectory) port=\(port) user=postgres dbname=\(database)"
+    }
+
+    /// The same over TCP on 127.0.0.1.
+    public func tcpConninfo(database: String = "postgres") -> String {
+        "host=127.0.0.1 port=\(port) user=postgres dbname=\(database)"
+    }
+
+    /// Starts a cluster, runs `body`, then stops and removes it, also when `body` throws.
+    public static func with<T>(_ body: (PostgresCluster) async throws -> T) async throws -> T {
+        let cluster = try PostgresCluster.start()
+        defer { cluster.stop() }
+        return try await body(cluster)
+    }
+
+    /// The folder with `initdb` and `pg_ctl`: `LIFEBOAT_PG_BIN`, else PostgreSQL 15's Debian location.
+    public static func findBinDirectory() throws -> String {
+        let candidates = [ProcessInfo.processInfo.environment["LIFEBOAT_PG_BIN"], "/usr/lib/postgresql/15/bin"]
+        for case let candidate? in candidates where FileManager.default.isExecutableFile(atPath: candidate + "/initdb") {
+            return candidate
+        }
+        throw FixtureError("PostgreSQL 15 server binaries not found; run Scripts/bootstrap.sh (installs postgresql-15)")
+    }
+
+    public static func start() throws -> PostgresCluster {
+        let binDirectory = try findBinDirectory()
+        let directory = try TemporaryDirectory(prefix: "lifeboat-pg")
+        do {
+            let asRoot = geteuid() == 0
+            for folder in ["pgdata", "socket"] {
+                try FileManager.default.createDirectory(atPath: directory.file(folder), withIntermediateDirectories: false,
+                                                        attributes: [.posixPermissions: 0o700])
+                if asRoot { try ownByPostgres(directory.file(folder)) }
+            }
+            try runAsServerUser(binDirectory + "/initdb",
+                                ["-D", directory.file("pgdata"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            let settings = """
+
+                listen_addresses = '127.0.0.1'
+                wal_level = replica
+                max_wal_senders = 10
+                fsync = off
+                shared_buffers = 32MB
+
+                """
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("pgdata/postgresql.conf")))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(settings.utf8))
+            try handle.close()
+
+            var lastError = ""
+            for _ in 0..<5 {
+                let port = try freePort()
+                let result = try runAsServerUser(
+                    binDirectory + "/pg_ctl",
+                    ["-D", directory.file("pgdata"), "-o", "-p \(port) -k \(directory.file("socket"))",
+                     "-l", directory.file("socket/server.log"), "-w", "-t", "60", "start"],
+                    check: false)
+                if result.status == 0 {
+                    return PostgresCluster(directory: directory, port: port, binDirectory: binDirectory)
+                }
+                lastError = result.stdout + result.stderr
+                    + ((try? String(contentsOfFile: directory.file("socket/server.log"), encoding: .utf8)) ?? "")
+            }
+            throw FixtureError("PostgreSQL did not start: \(lastError)")
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    private init(directory: TemporaryDirectory, port: Int, binDirectory: String) {
+        self.directory = directory
+        self.port = port
+        self.binDirectory = binDirectory
+    }
+
+    /// Opens a connection through Lifeboat's libpq wrapper.
+    public func connect(database: String = "postgres") throws -> PostgresConnection {
+        try PostgresConnection(conninfo: conninfo(database: database))
+    }
+
+    /// Stops the server (fast shutdown, then immediate) and removes its folder.
+    public func stop() {
+        let pgctl = binDirectory + "/pg_ctl"
+        let fast = try? Self.runAsServerUser(pgctl, ["-D", dataDirectory, "-m", "fast", "-w", "-t", "30", "stop"],
+                                             check: false)
+        if fast?.status != 0 {
+            _ = try? Self.runAsServerUser(pgctl, ["-D", dataDirectory, "-m", "immediate", "-w", "stop"], check: false)
+        }
+        directory.remove()
+    }
+
+    // MARK: - Helpers
+
+    @discardableResult
+    static func runAsServerUser(_ program: String, _ arguments: [String], check: Bool = true) throws -> ProcessResult {
+        let result = geteuid() == 0
+            ? try ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+            : try ProcessRunner.run(program, arguments)
+        if check && result.status != 0 {
+            throw FixtureError("\(program) failed (\(result.status)): \(result.stderr)\(result.stdout)")
+        }
+        return result
+    }
+
+    private static func ownByPostgres(_ path: String) throws {
+        guard let user = getpwnam("postgres") else {
+            throw FixtureError("running as root, but there is no 'postgres' user (install postgresql-15)")
+        }
+        guard chown(path, user.pointee.pw_uid, user.pointee.pw_gid) == 0 else {
+            throw FixtureError("chown \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FixtureError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw FixtureError("bind: \(String(cString: strerror(errno)))") }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw FixtureError("getsockname: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Plans
+
+/// Every exit code Lifeboat uses, in one place. Cron and scripts depend on these; the README lists them.
+///
+/// | code | meaning |
+/// |---|---|
+/// | 0 | success |
+/// | 1 | the run (or a step) failed |
+/// | 2 | invalid plan, file or command line |
+/// | 3 | not found (no such run) |
+/// | 4 | Lifeboat's own state (state directory, catalog) is unusable |
+/// | 11 | the plan is already running (lock held) |
+/// | 130 | cancelled by SIGINT/SIGTERM |
+enum ExitCodes {
+    static let success: Int32 = 0
+    static let runFailed: Int32 = 1
+    static let invalidInput: Int32 = 2
+    static let notFound: Int32 = 3
+    static let stateUnusable: Int32 = 4
+    static let locked: Int32 = 11
+    static let cancelled: Int32 = 130
+
+    static func code(for error: LifeboatError) -> Int32 {
+        switch error.code {
+        case .runFailed: runFailed
+        case .invalidInput: invalidInput
+        case .notFound: notFound
+        case .state: stateUnusable
+        case .locked: locked
+        case .cancelled: cancelled
+        default: runFailed
+        }
+    }
+
+    /// Prints what went wrong to standard error and returns the exit code for it.
+    static func report(_ error: any Error, command: (any ParsableCommand.Type)? = nil) -> Int32 {
+        switch error {
+        case let error as LifeboatError:
+            Console.error(error.message)
+            if let hint = error.hint { Console.hint(hint) }
+            return code(for: error)
+        case let error as PlanValidationError:
+            Console.diagnostics(error.diagnostics)
+            return invalidInput
+        case let error as ExitCode:
+            return error.rawValue
+        default:
+            // Help, --version and usage errors from the argument parser.
+            let message = Lifeboat.fullMessage(for: error)
+            let exit = Lifeboat.exitCode(for: error)
+            if exit == .success {
+                if !message.isEmpty { print(message) }
+                return success
+            }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            return invalidInput
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Plans
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a plan.",
+        discussion: """
+            Prints nothing when the run succeeds (use --verbose for progress); on failure prints which step failed, \
+            why, and where the log is, and exits 1. SIGINT or SIGTERM cancels the run: running steps are stopped, \
+            the run is recorded as cancelled, and the exit code is 130. Exit 11 means the plan is already running.
+            """
+    )
+
+    @Argument(help: "The plan file.")
+    var file: String
+
+    @OptionGroup var state: StateOptions
+
+    @Flag(name: .shortAndLong, help: "Print a line for every step as it starts and ends.")
+    var verbose = false
+
+    @Flag(name: .customLong("dry-run"), help: "Check the plan and print what would run; run nothing, read no secret.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "Approve every approval gate without asking.")
+    var yes = false
+
+    @Option(help: "How many steps may run at once (default: the plan's concurrency, else 4).")
+    var parallel: Int?
+
+    @Option(help: "What started this run: cli, cron or daemon (recorded in the catalog).")
+    var trigger: String = "cli"
+
+    @Option(name: .customLong("log-level"),
+            help: "Log lines at this level and above also go to standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "warning"
+
+    func validate() throws {
+        guard RunTrigger(rawValue: trigger) != nil else {
+            throw ValidationError("--trigger must be cli, cron or daemon")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+    }
+
+    func run() async throws {
+        let result = PlanFiles.load(file)
+        let plan = try result.get()
+        Console.diagnostics(result.warnings)
+
+        if dryRun {
+            Console.out(PlanDescription(plan, maxParallel: parallel).text)
+            Console.out("\ndry run: nothing was run and no secret was read.")
+            return
+        }
+
+        let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
+        var options = RunOptions()
+        options.trigger = RunTrigger(rawValue: trigger)!
+        options.interaction = Interaction(assumeYes: yes)
+        options.maxParallel = parallel
+        options.stderrLevel = Logger.Level(rawValue: logLevel)!
+        if verbose { options.observer = Progress.print }
+
+        let runner = PlanRunner(catalog: catalog)
+        let task = Task { try await runner.run(plan, options: options) }
+        let signals = SignalCancellation(cancelling: task)
+        defer { signals.stop() }
+        let outcome = try await task.value
+
+        switch outcome.run.status {
+        case .succeeded:
+            for step in outcome.steps where step.ignoredFailure {
+                Console.warning("step '\(step.stepId)' failed, and the plan let the run go on: \(step.error ?? "")")
+            }
+        case .cancelled:
+            Console.error("run \(outcome.run.id) of plan '\(plan.name)' was cancelled")
+            Console.hint("log: \(outcome.run.logFile); details: lifeboat runs show \(outcome.run.id)")
+            throw ExitCode(ExitCodes.cancelled)
+        default:
+            let why = outcome.failedStep.map { "step '\($0.stepId)' failed: \($0.error ?? "unknown error")" }
+                ?? outcome.run.error ?? "unknown error"
+            Console.error("run \(outcome.run.id) of plan '\(plan.name)' failed: \(why)")
+            Console.hint("log: \(outcome.run.logFile); details: lifeboat runs show \(outcome.run.id)")
+            throw ExitCode(ExitCodes.runFailed)
+        }
+    }
+}
+
+/// One line per step event, for `--verbose`.
+enum Progress {
+    @Sendable static func print(_ event: RunEvent) {
+        switch event {
+        case .started(let run, let plan, let logFile):
+            Console.out("run \(run) of plan '\(plan)' started (log: \(logFile))")
+        case .stepStarted(let step, let attempt):
+            Console.out("  ▸ \(step)" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+        case .stepRetrying(let step, let attempt, let error, let delay):
+            Console.out("  ↻ \(step) attempt \(attempt) failed: \(error); retrying in \(delay)")
+        case .stepFinished(let record):
+            let elapsed = record.startedAt.map { Console.duration((record.endedAt ?? Date()).timeIntervalSince($0)) }
+            let mark = switch record.status {
+            case .succeeded: "✓"
+            case .failed: record.ignoredFailure ? "!" : "✗"
+            case .skipped: "-"
+            default: "✗"
+            }
+            var line = "  \(mark) \(record.stepId) \(record.status.rawValue)"
+            if let elapsed, record.status != .skipped { line += " in \(elapsed)" }
+            if let error = record.error, record.status != .succeeded { line += ": \(error)" }
+            Console.out(line)
+        case .finished(let run):
+            Console.out("run \(run.id) \(run.status.rawValue) in \(Console.duration(run.duration()))")
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into cancellation of the run's task, so that steps end cleanly and the run is
+/// recorded as cancelled.
+final class SignalCancellation {
+    private let sources: [any DispatchSourceSignal]
+
+    init(cancelling task: Task<RunOutcome, any Error>) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("lifeboat: stopping: cancelling running steps\n".utf8))
+                task.cancel()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+    }
+}
