@@ -37,6 +37,25 @@ public struct RunRecord: Sendable, Codable, Equatable, FetchableRecord, Persista
     public var error: String?
     public var logFile: String
 
+    public init(id: String, plan: String, planFile: String, planDigest: String, kind: String, trigger: RunTrigger,
+                osUser: String, host: String, pid: Int32, startedAt: Date, endedAt: Date?, status: RunStatus,
+                error: String?, logFile: String) {
+        self.id = id
+        self.plan = plan
+        self.planFile = planFile
+        self.planDigest = planDigest
+        self.kind = kind
+        self.trigger = trigger
+        self.osUser = osUser
+        self.host = host
+        self.pid = pid
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.status = status
+        self.error = error
+        self.logFile = logFile
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, plan, kind, trigger, host, pid, status, error
         case planFile = "plan_file", planDigest = "plan_digest", osUser = "os_user"
@@ -86,6 +105,23 @@ public struct StepRecord: Sendable, Codable, Equatable, FetchableRecord, Persist
     public var error: String?
     /// Failed, but `on_failure: continue` let the run go on.
     public var ignoredFailure: Bool
+
+    public init(runId: String, stepId: String, phase: StepPhase, position: Int, uses: String, status: StepStatus,
+                startedAt: Date?, endedAt: Date?, attempts: Int, outputTail: String?, error: String?,
+                ignoredFailure: Bool) {
+        self.runId = runId
+        self.stepId = stepId
+        self.phase = phase
+        self.position = position
+        self.uses = uses
+        self.status = status
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.attempts = attempts
+        self.outputTail = outputTail
+        self.error = error
+        self.ignoredFailure = ignoredFailure
+    }
 
     enum CodingKeys: String, CodingKey {
         case phase, position, uses, status, attempts, error
