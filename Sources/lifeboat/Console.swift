@@ -32,8 +32,9 @@ enum Console {
         out(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    /// `1.2s`, `14s`, `3m20s`, `1h2m`.
+    /// `35ms`, `1.2s`, `14s`, `3m20s`, `1h2m`.
     static func duration(_ seconds: TimeInterval) -> String {
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds < 10 { return String(format: "%.1fs", seconds) }
         return PlanDuration(seconds: seconds.rounded()).description
     }

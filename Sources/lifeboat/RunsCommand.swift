@@ -1,6 +1,4 @@
 import ArgumentParser
-import Engine
-import Foundation
 
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,89 +6,4 @@ struct RunsCommand: ParsableCommand {
         abstract: "List recorded runs and show one in detail.",
         subcommands: [RunsListCommand.self, RunsShowCommand.self]
     )
-}
-
-struct RunsListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs, newest first.")
-
-    @OptionGroup var state: StateOptions
-
-    @Option(help: "Only runs of this plan.")
-    var plan: String?
-
-    @Option(help: "At most this many runs.")
-    var limit: Int = 20
-
-    @Flag(help: "Print JSON.")
-    var json = false
-
-    func run() throws {
-        let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
-        let runs = try catalog.runs(plan: plan, limit: limit)
-        if json {
-            try Console.json(runs)
-            return
-        }
-        guard !runs.isEmpty else {
-            Console.out("no runs recorded in \(catalog.state.catalogPath)")
-            return
-        }
-        Console.out(Console.table(
-            ["RUN", "PLAN", "KIND", "STATUS", "STARTED (UTC)", "DURATION", "TRIGGER"],
-            runs.map { run in
-                [run.id, run.plan, run.kind, run.status.rawValue, Console.time(run.startedAt),
-                 run.status == .interrupted && run.endedAt == nil ? "-" : Console.duration(run.duration()),
-                 run.trigger.rawValue]
-            }))
-    }
-}
-
-struct RunsShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run and its steps.")
-
-    @OptionGroup var state: StateOptions
-
-    @Argument(help: "The run id (or a unique beginning of it).")
-    var runId: String
-
-    @Flag(help: "Print JSON.")
-    var json = false
-
-    struct Details: Encodable {
-        var run: RunRecord
-        var steps: [StepRecord]
-    }
-
-    func run() throws {
-        let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
-        let (run, steps) = try catalog.run(runId)
-        if json {
-            try Console.json(Details(run: run, steps: steps))
-            return
-        }
-        var lines = [
-            "run      \(run.id)",
-            "plan     \(run.plan) (\(run.kind))  file \(run.planFile)  sha256 \(run.planDigest.prefix(12))",
-            "status   \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? ""),
-            "started  \(Console.time(run.startedAt)) by \(run.osUser) on \(run.host) via \(run.trigger.rawValue) (pid \(run.pid))",
-            "ended    \(Console.time(run.endedAt))" + (run.endedAt == nil ? "" : "  (\(Console.duration(run.duration())))"),
-            "log      \(run.logFile)",
-            "",
-        ]
-        lines.append(Console.table(
-            ["STEP", "PHASE", "USES", "STATUS", "ATTEMPTS", "DURATION"],
-            steps.map { step in
-                let elapsed = step.startedAt.map { Console.duration((step.endedAt ?? Date()).timeIntervalSince($0)) } ?? "-"
-                return [step.stepId, step.phase.rawValue, step.uses,
-                        step.status.rawValue + (step.ignoredFailure ? " (ignored)" : ""), String(step.attempts), elapsed]
-            }))
-        for step in steps where step.error != nil || step.outputTail != nil {
-            lines.append("")
-            lines.append("[\(step.stepId)] \(step.status.rawValue)" + (step.error.map { ": \($0)" } ?? ""))
-            if let tail = step.outputTail {
-                lines.append(contentsOf: tail.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map { "  | \($0)" })
-            }
-        }
-        Console.out(lines.joined(separator: "\n"))
-    }
 }

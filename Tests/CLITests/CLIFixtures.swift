@@ -1,0 +1,68 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// A temp folder with a state directory and plans, and the built `lifeboat` binary pointed at it.
+final class CLIBench: Sendable {
+    let folder: TemporaryDirectory
+    let cli: LifeboatCLI
+
+    init() throws {
+        folder = try TemporaryDirectory(prefix: "lifeboat-cli")
+        cli = try LifeboatCLI(stateDirectory: folder.file("state"))
+    }
+
+    deinit { folder.remove() }
+
+    @discardableResult
+    func plan(_ name: String, _ yaml: String) throws -> String {
+        try folder.write(name, yaml)
+    }
+
+    func run(_ arguments: [String], input: String? = nil) throws -> ProcessResult {
+        try cli.run(arguments, input: input)
+    }
+
+    func read(_ name: String) -> String {
+        ((try? String(contentsOfFile: folder.file(name), encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The runs `runs list --json` reports.
+    func runs() throws -> [[String: Any]] {
+        let result = try run(["runs", "list", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+    }
+
+    /// A plan whose only step writes its shell's pid to `pidFile` and then sleeps.
+    func sleeperPlan(_ name: String, pidFile: String, seconds: Int = 60) throws -> String {
+        try plan("\(name).yaml", """
+            plan: \(name)
+            kind: backup
+            steps:
+              - id: sleep
+                uses: exec
+                with: { command: [sh, -c, 'echo $$ > \(pidFile); exec sleep \(seconds)'] }
+              - id: after
+                uses: exec
+                needs: sleep
+                with: { command: ["true"] }
+            """)
+    }
+}
+
+func processExists(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    return stat.split(separator: " ").dropFirst(2).first != "Z"
+}
+
+func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(25))
+    }
+    return condition()
+}
