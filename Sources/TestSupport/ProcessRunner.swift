@@ -29,7 +29,10 @@ public enum ProcessRunner {
                              directory: String? = nil, input: String? = nil) throws -> RunningProcess {
         let capture = try TemporaryDirectory(prefix: "lifeboat-proc")
         let outPath = capture.file("stdout"), errPath = capture.file("stderr"), inPath = capture.file("stdin")
-        FileManager.default.createFile(atPath: inPath, contents: Data((input ?? "").utf8))
+        guard FileManager.default.createFile(atPath: inPath, contents: Data((input ?? "").utf8)) else {
+            capture.remove()
+            throw FixtureError("cannot write \(inPath)")
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -51,18 +51,3 @@ final class CLIBench: Sendable {
             """)
     }
 }
-
-func processExists(_ pid: Int32) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-    return stat.split(separator: " ").dropFirst(2).first != "Z"
-}
-
-func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(25))
-    }
-    return condition()
-}

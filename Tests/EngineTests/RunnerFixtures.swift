@@ -47,20 +47,3 @@ func yamlQuote(_ text: String) -> String {
 extension RunOutcome {
     func step(_ id: String) -> StepRecord? { steps.first { $0.stepId == id } }
 }
-
-/// Whether a process with this pid still exists (zombies of other parents count as gone for our purpose).
-func processExists(_ pid: Int32) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
-    return state != "Z"
-}
-
-/// Polls until `condition` holds or `seconds` pass.
-func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}

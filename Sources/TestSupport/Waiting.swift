@@ -1,0 +1,18 @@
+import Foundation
+
+/// Whether a process with this pid is alive (a zombie counts as gone).
+public func processExists(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    return stat.split(separator: " ").dropFirst(2).first != "Z"
+}
+
+/// Polls until `condition` holds or `seconds` pass; returns whether it held.
+public func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(25))
+    }
+    return condition()
+}
