@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "PlansTests", dependencies: ["Plans"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Plans", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "RepositoryTests", dependencies: ["Repository"]),
+        .testTarget(name: "RepositoryTests", dependencies: ["Repository", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat"]),
     ],
     swiftLanguageModes: [.v6]

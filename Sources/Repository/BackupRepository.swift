@@ -1,0 +1,247 @@
+import Foundation
+
+/// A Lifeboat backup repository: self-describing, encrypted, and the source of truth for restores.
+///
+/// Layout below its location:
+/// - `config`: format version, repository id, chunk size, compression level (plaintext JSON);
+/// - `keys/<id>`: the master key wrapped by one passphrase (scrypt + AES-256-GCM);
+/// - `chunks/<2 hex>/<64 hex>`: file contents, named by HMAC-SHA256 of their plaintext under a key derived from the
+///   master key (so equal chunks are stored once and names reveal nothing);
+/// - `wal/<timeline>/<file>`: archived WAL segments, `.history`, `.partial` and `.backup` files;
+/// - `backups/<id>/manifest`: written last; a backup exists when, and only when, its manifest exists.
+///
+/// Every object except `config` and `keys/` is compressed and encrypted by `ObjectCodec`.
+public final class BackupRepository: Sendable {
+    public static let formatVersion = 1
+    public static let defaultChunkSize = 512 * 1024
+    public static let defaultScryptN: UInt64 = 1 << 15
+
+    public let store: FileStore
+    public let config: RepositoryConfig
+    /// The key file that opened the repository, if a passphrase did.
+    public let openedKeyId: String?
+    let master: [UInt8]
+    let codec: ObjectCodec
+    let chunkIdKey: [UInt8]
+
+    public var location: String { store.root }
+    public var id: String { config.id }
+
+    private init(store: FileStore, config: RepositoryConfig, master: [UInt8], openedKeyId: String?) {
+        self.store = store
+        self.config = config
+        self.master = master
+        self.openedKeyId = openedKeyId
+        codec = ObjectCodec(key: KeyedHash.derive(master, purpose: "lifeboat v1 object encryption"),
+                            repositoryId: config.id, compressionLevel: Int32(config.compressionLevel))
+        chunkIdKey = KeyedHash.derive(master, purpose: "lifeboat v1 chunk id")
+    }
+
+    /// How the repository is opened.
+    public enum Credential: Sendable {
+        case passphrase([UInt8])
+        /// A file written by `exportKey(to:)`.
+        case keyFile(String)
+    }
+
+    // MARK: - Creating and opening
+
+    /// Creates a repository at `location` (an empty or missing folder).
+    public static func initialize(at location: String, passphrase: [UInt8], label: String? = nil,
+                                  compressionLevel: Int = 3, chunkSize: Int = defaultChunkSize,
+                                  scryptN: UInt64 = defaultScryptN) throws(RepositoryError) -> BackupRepository {
+        let store = FileStore(root: location)
+        if store.exists("config") {
+            throw RepositoryError(.refused, "\(location) is already a Lifeboat repository")
+        }
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: location)) ?? []
+        guard existing.isEmpty else {
+            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder of its own")
+        }
+        guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the passphrase is empty") }
+        guard (1...19).contains(compressionLevel) else {
+            throw RepositoryError(.refused, "compression level \(compressionLevel) is outside 1-19")
+        }
+        guard chunkSize >= 8192, chunkSize % 8192 == 0, chunkSize <= 16 << 20 else {
+            throw RepositoryError(.refused, "chunk size \(chunkSize) must be a multiple of 8 KiB up to 16 MiB")
+        }
+        let config = RepositoryConfig(format: formatVersion, id: SecureRandom.hex(16), created: Date(),
+                                      chunkSize: chunkSize, compressionLevel: compressionLevel)
+        let master = SecureRandom.bytes(32)
+        let repository = BackupRepository(store: store, config: config, master: master, openedKeyId: nil)
+        // The key first, the config last: a folder with a config always has a key.
+        let keyId = try repository.writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
+        try store.write("config", RepositoryJSON.encode(config), mode: .createNew, mode: 0o644)
+        return BackupRepository(store: store, config: config, master: master, openedKeyId: keyId)
+    }
+
+    /// Reads the plaintext config: whether there is a repository at `location`.
+    public static func readConfig(at location: String) throws(RepositoryError) -> RepositoryConfig {
+        let store = FileStore(root: location)
+        guard let bytes = try store.read("config") else {
+            throw RepositoryError(.notInitialised, "no Lifeboat repository at \(location)",
+                                  hint: "create one with `lifeboat repo init --repo \(location)`, or check the path")
+        }
+        let config = try RepositoryJSON.decode(RepositoryConfig.self, bytes, what: "\(location)/config")
+        guard config.format == formatVersion else {
+            throw RepositoryError(.refused, "\(location) has repository format \(config.format); this Lifeboat reads \(formatVersion)")
+        }
+        return config
+    }
+
+    /// Opens the repository. A passphrase that opens none of its keys gives `.wrongKey`; nothing is written.
+    public static func open(at location: String, credential: Credential) throws(RepositoryError) -> BackupRepository {
+        let config = try readConfig(at: location)
+        let store = FileStore(root: location)
+        switch credential {
+        case .keyFile(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw RepositoryError(.wrongKey, "key file \(path) does not exist or is not readable")
+            }
+            let exported = try RepositoryJSON.decode(ExportedKey.self, Array(data), what: "key file \(path)")
+            guard exported.repository == config.id, let master = Hex.decode(exported.master), master.count == 32 else {
+                throw RepositoryError(.wrongKey, "key file \(path) belongs to another repository (\(exported.repository))")
+            }
+            return BackupRepository(store: store, config: config, master: master, openedKeyId: nil)
+        case .passphrase(let passphrase):
+            let ids = store.list("keys")
+            for id in ids {
+                guard let bytes = try store.read("keys/" + id) else { continue }
+                let wrapped = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
+                if let master = unwrap(wrapped, passphrase: passphrase, repositoryId: config.id) {
+                    return BackupRepository(store: store, config: config, master: master, openedKeyId: id)
+                }
+            }
+            throw RepositoryError(.wrongKey, "wrong passphrase: it opens none of the \(ids.count) keys of repository \(location)",
+                                  hint: "check LIFEBOAT_PASSPHRASE or --passphrase-file; `lifeboat repo key list` shows the keys")
+        }
+    }
+
+    // MARK: - Keys
+
+    /// Adds a passphrase that opens this repository; returns the new key's id.
+    @discardableResult
+    public func addKey(passphrase: [UInt8], label: String? = nil,
+                       scryptN: UInt64 = defaultScryptN) throws(RepositoryError) -> String {
+        guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the new passphrase is empty") }
+        return try writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
+    }
+
+    public func keys() throws(RepositoryError) -> [KeyInfo] {
+        var result: [KeyInfo] = []
+        for id in store.list("keys") {
+            guard let bytes = try store.read("keys/" + id) else { continue }
+            let key = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
+            result.append(KeyInfo(id: id, created: key.created, host: key.host, user: key.user, label: key.label,
+                                  current: id == openedKeyId))
+        }
+        return result
+    }
+
+    /// Removes a key; removing the last one is refused (the repository would be lost).
+    public func removeKey(_ id: String) throws(RepositoryError) {
+        let ids = store.list("keys")
+        guard ids.contains(id) else { throw RepositoryError(.notFound, "no key \(id) in \(location)") }
+        guard ids.count > 1 else {
+            throw RepositoryError(.refused, "key \(id) is the repository's last key; removing it would make every backup unreadable",
+                                  hint: "add another key first (`lifeboat repo key add`)")
+        }
+        try store.remove("keys/" + id)
+        try store.syncDirectory(store.path("keys"))
+    }
+
+    /// Writes the master key to `path` (mode 0600) for unattended commands (`--key-file`).
+    public func exportKey(to path: String) throws(RepositoryError) {
+        let exported = ExportedKey(repository: config.id, master: Hex.encode(master))
+        let folder = FileStore(root: (path as NSString).deletingLastPathComponent)
+        let wrote = try folder.write((path as NSString).lastPathComponent, RepositoryJSON.encode(exported),
+                                     mode: .createNew, mode: 0o600)
+        guard wrote else { throw RepositoryError(.refused, "\(path) exists; not overwriting it") }
+    }
+
+    private func writeKey(passphrase: [UInt8], label: String?, scryptN: UInt64) throws(RepositoryError) -> String {
+        let salt = SecureRandom.bytes(32)
+        guard let kek = KeyedHash.scrypt(passphrase: passphrase, salt: salt, n: scryptN, r: 8, p: 1) else {
+            throw RepositoryError(.refused, "scrypt refused its parameters (N=\(scryptN))")
+        }
+        let nonce = SecureRandom.bytes(AESGCM.nonceSize)
+        let sealed = master.withUnsafeBytes {
+            AESGCM.seal(key: kek, nonce: nonce, plaintext: $0, associatedData: Self.keyAssociatedData(config.id))
+        }
+        let key = WrappedKey(n: scryptN, r: 8, p: 1, salt: Hex.encode(salt), nonce: Hex.encode(nonce),
+                             wrapped: Hex.encode(sealed), created: Date(), host: ProcessInfo.processInfo.hostName,
+                             user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), label: label)
+        let id = SecureRandom.hex(8)
+        try store.write("keys/" + id, RepositoryJSON.encode(key), mode: .createNew)
+        return id
+    }
+
+    private static func unwrap(_ key: WrappedKey, passphrase: [UInt8], repositoryId: String) -> [UInt8]? {
+        guard key.kdf == "scrypt", let salt = Hex.decode(key.salt), let nonce = Hex.decode(key.nonce),
+              let sealed = Hex.decode(key.wrapped),
+              let kek = KeyedHash.scrypt(passphrase: passphrase, salt: salt, n: key.n, r: key.r, p: key.p)
+        else { return nil }
+        return sealed.withUnsafeBytes {
+            AESGCM.open(key: kek, nonce: nonce, sealed: $0, associatedData: keyAssociatedData(repositoryId))
+        }
+    }
+
+    private static func keyAssociatedData(_ repositoryId: String) -> [UInt8] {
+        Array("lifeboat key v1\0\(repositoryId)".utf8)
+    }
+
+    // MARK: - Chunks
+
+    /// The chunk id of `plaintext`: HMAC-SHA256 under the chunk-id key, as hex.
+    public func chunkId(_ plaintext: UnsafeRawBufferPointer) -> String {
+        Hex.encode(KeyedHash.hmacSHA256(key: chunkIdKey, plaintext))
+    }
+
+    static func chunkPath(_ id: String) -> String { "chunks/\(id.prefix(2))/\(id)" }
+
+    /// Stores a chunk unless one with the same content is there. Returns its id and the bytes written (0 if present).
+    /// The folder is not synced here: call `syncChunkFolders` before writing anything that refers to new chunks.
+    public func putChunk(_ plaintext: UnsafeRawBufferPointer) throws(RepositoryError) -> (id: String, written: Int) {
+        let id = chunkId(plaintext)
+        let path = Self.chunkPath(id)
+        if store.exists(path) { return (id, 0) }
+        let object = codec.seal(plaintext, kind: .chunk, name: id)
+        let created = try store.write(path, object, mode: .createNew, syncDirectory: false)
+        return (id, created ? object.count : 0)
+    }
+
+    /// Makes every chunk written so far durable by name (fsync of the chunk folders).
+    public func syncChunkFolders() throws(RepositoryError) {
+        for folder in store.list("chunks") {
+            try store.syncDirectory(store.path("chunks/" + folder))
+        }
+        if store.exists("chunks") { try store.syncDirectory(store.path("chunks")) }
+    }
+
+    public func hasChunk(_ id: String) -> Bool { store.exists(Self.chunkPath(id)) }
+
+    /// A chunk's plaintext, checked: it authenticates, and its keyed hash equals its id.
+    public func chunk(_ id: String) throws(RepositoryError) -> [UInt8] {
+        guard let object = try store.read(Self.chunkPath(id)) else {
+            throw RepositoryError(.damaged, "chunk \(id) is missing")
+        }
+        let plaintext = try codec.open(object, kind: .chunk, name: id)
+        let actual = plaintext.withUnsafeBytes { chunkId($0) }
+        guard actual == id else { throw RepositoryError(.damaged, "chunk \(id) holds other content (\(actual))") }
+        return plaintext
+    }
+
+    // MARK: - Encrypted named objects
+
+    /// Writes an encrypted object (manifests and the like).
+    public func putObject(_ plaintext: [UInt8], kind: ObjectKind, path: String, mode: FileStore.WriteMode)
+        throws(RepositoryError) -> Bool {
+        try store.write(path, codec.seal(plaintext, kind: kind, name: path), mode: mode)
+    }
+
+    /// Reads and decrypts an object; nil when it does not exist.
+    public func object(kind: ObjectKind, path: String) throws(RepositoryError) -> [UInt8]? {
+        guard let bytes = try store.read(path) else { return nil }
+        return try codec.open(bytes, kind: kind, name: path)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// `keys/<id>`: the repository's master key, wrapped (AES-256-GCM) by a key derived from one passphrase with scrypt.
+/// Several key files may wrap the same master key; each opens the repository.
+struct WrappedKey: Codable, Sendable {
+    var version = 1
+    var kdf = "scrypt"
+    /// scrypt cost parameters, stored so that they can be raised later without breaking old keys.
+    var n: UInt64
+    var r: UInt64
+    var p: UInt64
+    var salt: String
+    var nonce: String
+    /// The sealed master key.
+    var wrapped: String
+    var created: Date
+    var host: String
+    var user: String
+    var label: String?
+}
+
+/// A key file exported with `repo key export`: the master key itself, for unattended use (`archive_command`),
+/// where deriving a key from a passphrase for every WAL segment would be too slow. Keep it `0600`.
+struct ExportedKey: Codable, Sendable {
+    var lifeboatKey = 1
+    var repository: String
+    var master: String
+
+    enum CodingKeys: String, CodingKey {
+        case lifeboatKey = "lifeboat_key", repository, master
+    }
+}
+
+/// The repository's public settings (`config`, plaintext): enough to know what the folder is without a key.
+public struct RepositoryConfig: Codable, Sendable, Equatable {
+    public var format: Int
+    public var id: String
+    public var created: Date
+    /// Files are cut into chunks of this size (a multiple of PostgreSQL's 8 KiB page).
+    public var chunkSize: Int
+    public var compressionLevel: Int
+
+    enum CodingKeys: String, CodingKey {
+        case format = "lifeboat_repository", id, created
+        case chunkSize = "chunk_size", compressionLevel = "compression_level"
+    }
+}
+
+/// A key as `repo key list` shows it.
+public struct KeyInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var created: Date
+    public var host: String
+    public var user: String
+    public var label: String?
+    /// Whether this is the key that opened the repository now.
+    public var current: Bool
+}
+
+enum RepositoryJSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        // Encoding these plain structs cannot fail.
+        Array(try! encoder.encode(value)) + [10]
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(RepositoryError) -> T {
+        do {
+            return try decoder.decode(type, from: Data(bytes))
+        } catch {
+            throw RepositoryError(.damaged, "\(what) cannot be read: \(error)")
+        }
+    }
+}

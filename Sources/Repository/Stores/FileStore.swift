@@ -1,0 +1,120 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Objects as files below a folder. Every write is atomic and durable: a temporary name in the target folder,
+/// `fsync`, then `rename` (replace) or `link` (create only, never overwriting), then `fsync` of the folder.
+public struct FileStore: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+    }
+
+    public func path(_ relative: String) -> String { root + "/" + relative }
+
+    public func exists(_ relative: String) -> Bool {
+        access(path(relative), F_OK) == 0
+    }
+
+    /// The file's bytes, or nil when it does not exist.
+    public func read(_ relative: String) throws(RepositoryError) -> [UInt8]? {
+        let full = path(relative)
+        let descriptor = open(full, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw Self.ioError("cannot open \(full)")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw Self.ioError("cannot stat \(full)") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw Self.ioError("cannot read \(full)") }
+            done += count
+        }
+        return bytes
+    }
+
+    public enum WriteMode: Sendable {
+        /// Replace whatever is there.
+        case replace
+        /// Create; if the name exists, leave it alone and report it.
+        case createNew
+    }
+
+    /// Writes `bytes` at `relative`. Returns false when `createNew` found the name taken (nothing written).
+    /// With `syncDirectory: false` the caller must call `syncDirectory` before relying on the name (batching).
+    @discardableResult
+    public func write(_ relative: String, _ bytes: [UInt8], mode: WriteMode, mode permissions: mode_t = 0o600,
+                      syncDirectory: Bool = true) throws(RepositoryError) -> Bool {
+        let full = path(relative)
+        let folder = (full as NSString).deletingLastPathComponent
+        try makeFolder(folder)
+        let temporary = folder + "/.tmp-" + SecureRandom.hex(8)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw Self.ioError("cannot create \(temporary)") }
+        var closed = false
+        defer {
+            if !closed { close(descriptor) }
+            unlink(temporary)
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw Self.ioError("cannot write \(temporary)") }
+            done += count
+        }
+        guard fsync(descriptor) == 0 else { throw Self.ioError("cannot fsync \(temporary)") }
+        close(descriptor)
+        closed = true
+        switch mode {
+        case .replace:
+            guard rename(temporary, full) == 0 else { throw Self.ioError("cannot rename \(temporary) to \(full)") }
+        case .createNew:
+            if link(temporary, full) != 0 {
+                if errno == EEXIST { return false }
+                throw Self.ioError("cannot link \(temporary) to \(full)")
+            }
+        }
+        if syncDirectory { try self.syncDirectory(folder) }
+        return true
+    }
+
+    /// Makes renames and links in `folder` durable.
+    public func syncDirectory(_ folder: String) throws(RepositoryError) {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Self.ioError("cannot open folder \(folder)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw Self.ioError("cannot fsync folder \(folder)") }
+    }
+
+    /// Names in a folder (not starting with `.`), sorted; empty when the folder does not exist.
+    public func list(_ relative: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path(relative))) ?? [])
+            .filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    public func remove(_ relative: String) throws(RepositoryError) {
+        if unlink(path(relative)) != 0 && errno != ENOENT { throw Self.ioError("cannot remove \(path(relative))") }
+    }
+
+    private func makeFolder(_ folder: String) throws(RepositoryError) {
+        if access(folder, F_OK) == 0 { return }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw RepositoryError(.io, "cannot create folder \(folder): \(error.localizedDescription)")
+        }
+    }
+
+    static func ioError(_ what: String) -> RepositoryError {
+        RepositoryError(.io, "\(what): \(String(cString: strerror(errno)))")
+    }
+}
