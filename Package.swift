@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "Engine", "Plans",
+                "Engine", "Plans", "Repository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

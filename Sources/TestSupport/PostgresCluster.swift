@@ -25,8 +25,8 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts a cluster, runs `body`, then stops and removes it, also when `body` throws.
-    public static func with<T>(_ body: (PostgresCluster) async throws -> T) async throws -> T {
-        let cluster = try PostgresCluster.start()
+    public static func with<T>(settings: String = "", _ body: (PostgresCluster) async throws -> T) async throws -> T {
+        let cluster = try PostgresCluster.start(settings: settings)
         defer { cluster.stop() }
         return try await body(cluster)
     }
@@ -40,7 +40,8 @@ public final class PostgresCluster: Sendable {
         throw FixtureError("PostgreSQL 15 server binaries not found; run Scripts/bootstrap.sh (installs postgresql-15)")
     }
 
-    public static func start() throws -> PostgresCluster {
+    /// Starts a cluster; `settings` lines are appended to postgresql.conf (e.g. archive_mode and archive_command).
+    public static func start(settings extra: String = "") throws -> PostgresCluster {
         let binDirectory = try findBinDirectory()
         let directory = try TemporaryDirectory(prefix: "lifeboat-pg")
         do {
@@ -59,6 +60,7 @@ public final class PostgresCluster: Sendable {
                 max_wal_senders = 10
                 fsync = off
                 shared_buffers = 32MB
+                \(extra)
 
                 """
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("pgdata/postgresql.conf")))
@@ -120,6 +122,18 @@ public final class PostgresCluster: Sendable {
             throw FixtureError("\(program) failed (\(result.status)): \(result.stderr)\(result.stdout)")
         }
         return result
+    }
+
+    /// As root, hands `path` (and everything below it) to the `postgres` user, so the server's archive and
+    /// restore commands can use it. Does nothing for other users.
+    public static func shareWithServer(_ path: String) throws {
+        guard geteuid() == 0 else { return }
+        try runAsRoot("/bin/chown", ["-R", "postgres:postgres", path])
+    }
+
+    private static func runAsRoot(_ program: String, _ arguments: [String]) throws {
+        let result = try ProcessRunner.run(program, arguments)
+        if result.status != 0 { throw FixtureError("\(program) failed: \(result.stderr)") }
     }
 
     private static func ownByPostgres(_ path: String) throws {

@@ -9,26 +9,36 @@ import Plans
 /// |---|---|
 /// | 0 | success |
 /// | 1 | the run (or a step) failed |
-/// | 2 | invalid plan, file or command line |
-/// | 3 | not found (no such run) |
+/// | 2 | invalid plan, file or command line; no such run |
+/// | 3 | damage found: a missing or corrupt object (verify, restore, WAL fetch of a damaged segment) |
 /// | 4 | Lifeboat's own state (state directory, catalog) is unusable |
+/// | 10 | no repository at the location, or not initialised |
 /// | 11 | the plan is already running (lock held) |
+/// | 12 | wrong passphrase or key |
 /// | 130 | cancelled by SIGINT/SIGTERM |
+/// | 255 | `wal fetch` only: the archive is unreadable or damaged (a code above 125 makes PostgreSQL stop recovery
+/// |     | instead of taking the failure for the end of the archive) |
 enum ExitCodes {
     static let success: Int32 = 0
     static let runFailed: Int32 = 1
     static let invalidInput: Int32 = 2
-    static let notFound: Int32 = 3
+    static let damaged: Int32 = 3
     static let stateUnusable: Int32 = 4
+    static let repositoryMissing: Int32 = 10
     static let locked: Int32 = 11
+    static let wrongKey: Int32 = 12
     static let cancelled: Int32 = 130
+    static let recoveryMustStop: Int32 = 255
 
     static func code(for error: LifeboatError) -> Int32 {
         switch error.code {
         case .runFailed: runFailed
         case .invalidInput: invalidInput
-        case .notFound: notFound
+        case .notFound: invalidInput
+        case .damaged: damaged
         case .state: stateUnusable
+        case .repositoryMissing: repositoryMissing
+        case .wrongKey: wrongKey
         case .locked: locked
         case .cancelled: cancelled
         default: runFailed

@@ -7,11 +7,12 @@ struct Lifeboat: AsyncParsableCommand {
         commandName: "lifeboat",
         abstract: "Back up, mirror, restore and prove recovery objectives with declarative plans.",
         discussion: """
-            Exit codes: 0 ok, 1 run failed, 2 invalid plan or usage, 3 not found, 4 state unusable, \
-            11 plan already running, 130 cancelled.
+            Exit codes: 0 ok, 1 run failed, 2 invalid plan or usage, 3 damage found, 4 state unusable, \
+            10 no repository, 11 plan already running, 12 wrong passphrase or key, 130 cancelled.
             """,
         version: LifeboatVersion.text,
-        subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, VersionCommand.self]
+        subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, WALCommand.self,
+                      VersionCommand.self]
     )
 
     /// Parses the command line, runs the command and exits with a documented code (see `ExitCodes`).

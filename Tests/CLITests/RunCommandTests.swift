@@ -38,7 +38,7 @@ struct RunCommandTests {
         #expect(verbose.stdout.contains("✓ hello succeeded"))
 
         let unknown = try bench.run(["runs", "show", "nope"])
-        #expect(unknown.status == 3)
+        #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no run 'nope'"))
     }
 

@@ -20,6 +20,12 @@ public struct LifeboatError: Error, Sendable, CustomStringConvertible {
         public static let state = Code("state")
         /// No such run, plan or object.
         public static let notFound = Code("not found")
+        /// No repository at the given location, or it is not initialised.
+        public static let repositoryMissing = Code("repository missing")
+        /// The passphrase or key file does not open the repository.
+        public static let wrongKey = Code("wrong key")
+        /// Verification or a restore found missing or damaged data.
+        public static let damaged = Code("damaged")
     }
 
     public var code: Code

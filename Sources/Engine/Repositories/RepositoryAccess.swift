@@ -1,0 +1,113 @@
+import Foundation
+import Repository
+
+/// Where a repository is and how to open it, as given on the command line or in the environment.
+public struct RepositoryOptions: Sendable {
+    /// The repository folder (`--repo`, else `LIFEBOAT_REPOSITORY`).
+    public var location: String?
+    /// A file holding the passphrase (`--passphrase-file`); else `LIFEBOAT_PASSPHRASE`.
+    public var passphraseFile: String?
+    /// A key file from `repo key export` (`--key-file`, else `LIFEBOAT_KEY_FILE`); needs no key derivation.
+    public var keyFile: String?
+    public var environment: [String: String]
+
+    public init(location: String? = nil, passphraseFile: String? = nil, keyFile: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.location = location
+        self.passphraseFile = passphraseFile
+        self.keyFile = keyFile
+        self.environment = environment
+    }
+
+    public func resolvedLocation() throws(LifeboatError) -> String {
+        if let location, !location.isEmpty { return location }
+        if let location = environment["LIFEBOAT_REPOSITORY"], !location.isEmpty { return location }
+        throw LifeboatError(.invalidInput, "no repository given", hint: "pass --repo PATH or set LIFEBOAT_REPOSITORY")
+    }
+}
+
+/// Opening and creating repositories for commands, with errors turned into Lifeboat's exit-code categories.
+public enum RepositoryAccess {
+    /// The passphrase from `--passphrase-file`, `LIFEBOAT_PASSPHRASE`, or (on a terminal) a prompt.
+    public static func passphrase(_ options: RepositoryOptions, file: String?, variable: String,
+                                  prompt: String, confirm: Bool = false) throws(LifeboatError) -> [UInt8] {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw LifeboatError(.invalidInput, "cannot read passphrase file \(file)")
+            }
+            var bytes = Array(data)
+            while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
+            guard !bytes.isEmpty else { throw LifeboatError(.invalidInput, "passphrase file \(file) is empty") }
+            return bytes
+        }
+        if let value = options.environment[variable], !value.isEmpty { return Array(value.utf8) }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw LifeboatError(.invalidInput, "no passphrase given",
+                                hint: "set \(variable), or pass --passphrase-file FILE (or --key-file FILE where accepted)")
+        }
+        let first = readSecret(prompt + ": ")
+        if confirm {
+            let second = readSecret("again: ")
+            guard first == second else { throw LifeboatError(.invalidInput, "the passphrases differ") }
+        }
+        guard !first.isEmpty else { throw LifeboatError(.invalidInput, "the passphrase is empty") }
+        return first
+    }
+
+    /// Opens the repository with a key file if one is given, else with a passphrase.
+    public static func open(_ options: RepositoryOptions) throws(LifeboatError) -> BackupRepository {
+        let location = try options.resolvedLocation()
+        do {
+            _ = try BackupRepository.readConfig(at: location)
+            if let keyFile = options.keyFile ?? options.environment["LIFEBOAT_KEY_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+                return try BackupRepository.open(at: location, credential: .keyFile(keyFile))
+            }
+            let secret = try passphrase(options, file: options.passphraseFile, variable: "LIFEBOAT_PASSPHRASE",
+                                        prompt: "passphrase for \(location)")
+            return try BackupRepository.open(at: location, credential: .passphrase(secret))
+        } catch let error as RepositoryError {
+            throw LifeboatError(error)
+        } catch let error as LifeboatError {
+            throw error
+        } catch {
+            throw LifeboatError(.runFailed, "\(error)")
+        }
+    }
+
+    public static func initialize(_ options: RepositoryOptions, compressionLevel: Int, label: String?)
+        throws(LifeboatError) -> BackupRepository {
+        let location = try options.resolvedLocation()
+        let secret = try passphrase(options, file: options.passphraseFile, variable: "LIFEBOAT_PASSPHRASE",
+                                    prompt: "passphrase for the new repository", confirm: true)
+        do {
+            return try BackupRepository.initialize(at: location, passphrase: secret, label: label,
+                                                   compressionLevel: compressionLevel)
+        } catch {
+            throw LifeboatError(error)
+        }
+    }
+
+    private static func readSecret(_ prompt: String) -> [UInt8] {
+        // getpass turns echo off on the terminal; the value is copied out and the static buffer cleared.
+        guard let pointer = getpass(prompt) else { return [] }
+        let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
+                                              count: strlen(pointer)))
+        memset(pointer, 0, strlen(pointer))
+        return bytes
+    }
+}
+
+extension LifeboatError {
+    /// A repository error as a command error, keeping its message and choosing the exit-code category.
+    public init(_ error: RepositoryError) {
+        let code: Code = switch error.code {
+        case .notInitialised: .repositoryMissing
+        case .wrongKey: .wrongKey
+        case .damaged: .damaged
+        case .notFound: .notFound
+        case .refused: .invalidInput
+        default: .runFailed
+        }
+        self.init(code, error.message, hint: error.hint)
+    }
+}

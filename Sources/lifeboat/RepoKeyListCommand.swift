@@ -1,0 +1,28 @@
+import ArgumentParser
+import Engine
+
+struct RepoKeyListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the repository's keys.")
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let opened = try RepositoryAccess.open(repository.options)
+        let keys: [KeyInfoRow]
+        do {
+            keys = try opened.keys().map(KeyInfoRow.init)
+        } catch {
+            throw LifeboatError(error)
+        }
+        if json {
+            try Console.json(keys)
+            return
+        }
+        Console.out(Console.table(["ID", "CREATED (UTC)", "USER", "HOST", "LABEL", ""], keys.map {
+            [$0.id, Console.time($0.created), $0.user, $0.host, $0.label ?? "", $0.current ? "(this one)" : ""]
+        }))
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Engine
+
+struct RepoKeyRemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove a key. The last key cannot be removed."
+    )
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Argument(help: "The key id (see `repo key list`).")
+    var id: String
+
+    func run() throws {
+        let opened = try RepositoryAccess.open(repository.options)
+        do {
+            try opened.removeKey(id)
+        } catch {
+            throw LifeboatError(error)
+        }
+        Console.out("removed key \(id)")
+    }
+}
