@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Plans", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
         .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto"]),
-        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
 
         // MARK: - Orchestration and command line
         .target(
@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "Engine", "Plans", "Repository",
+                "Engine", "Plans", "Repository", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -68,25 +68,46 @@ public final class PostgresCluster: Sendable {
             try handle.write(contentsOf: Data(settings.utf8))
             try handle.close()
 
-            var lastError = ""
-            for _ in 0..<5 {
-                let port = try freePort()
-                let result = try runAsServerUser(
-                    binDirectory + "/pg_ctl",
-                    ["-D", directory.file("pgdata"), "-o", "-p \(port) -k \(directory.file("socket"))",
-                     "-l", directory.file("socket/server.log"), "-w", "-t", "60", "start"],
-                    check: false)
-                if result.status == 0 {
-                    return PostgresCluster(directory: directory, port: port, binDirectory: binDirectory)
-                }
-                lastError = result.stdout + result.stderr
-                    + ((try? String(contentsOfFile: directory.file("socket/server.log"), encoding: .utf8)) ?? "")
-            }
-            throw FixtureError("PostgreSQL did not start: \(lastError)")
+            return try launch(directory: directory, binDirectory: binDirectory, options: "")
         } catch {
             directory.remove()
             throw error
         }
+    }
+
+    /// Starts a server on a data directory that a test prepared (e.g. restored) at `directory/pgdata`, owned by the
+    /// server's user. `options` are extra server options (e.g. `-c archive_mode=off`). The folder is removed by `stop`.
+    public static func start(existing directory: TemporaryDirectory, options: String = "") throws -> PostgresCluster {
+        let binDirectory = try findBinDirectory()
+        let socket = directory.file("socket")
+        try FileManager.default.createDirectory(atPath: socket, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        if geteuid() == 0 { try ownByPostgres(socket) }
+        return try launch(directory: directory, binDirectory: binDirectory, options: options)
+    }
+
+    private static func launch(directory: TemporaryDirectory, binDirectory: String, options: String) throws -> PostgresCluster {
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = try freePort()
+            let result = try runAsServerUser(
+                binDirectory + "/pg_ctl",
+                ["-D", directory.file("pgdata"), "-o", "-p \(port) -k \(directory.file("socket")) \(options)",
+                 "-l", directory.file("socket/server.log"), "-w", "-t", "120", "start"],
+                check: false)
+            if result.status == 0 {
+                return PostgresCluster(directory: directory, port: port, binDirectory: binDirectory)
+            }
+            lastError = result.stdout + result.stderr
+                + ((try? String(contentsOfFile: directory.file("socket/server.log"), encoding: .utf8)) ?? "")
+            if !lastError.contains("could not bind") && !lastError.contains("Address already in use") { break }
+        }
+        throw FixtureError("PostgreSQL did not start: \(lastError)")
+    }
+
+    /// The server's log so far (for test failure messages).
+    public var serverLog: String {
+        (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
     }
 
     private init(directory: TemporaryDirectory, port: Int, binDirectory: String) {

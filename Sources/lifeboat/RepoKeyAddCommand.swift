@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Repository
 
 struct RepoKeyAddCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

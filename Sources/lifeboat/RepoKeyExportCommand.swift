@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Repository
 
 struct RepoKeyExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Repository
 
 struct RepoKeyListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the repository's keys.")

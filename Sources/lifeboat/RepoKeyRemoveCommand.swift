@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Repository
 
 struct RepoKeyRemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,0 +1,62 @@
+import Foundation
+import Repository
+
+/// A backup as listings and `backup info` show it.
+public struct BackupSummary: Encodable, Sendable {
+    public var id: String
+    public var source: String
+    public var startTime: Date
+    public var stopTime: Date
+    public var seconds: Double
+    public var startLSN: String
+    public var stopLSN: String
+    public var timeline: Int
+    public var postgresVersion: Int
+    public var systemIdentifier: String
+    public var files: Int
+    public var logicalBytes: Int64
+    public var newStoredBytes: Int64
+    public var chunks: Int
+    public var newChunks: Int
+    /// Logical bytes per second.
+    public var throughput: Double
+    public var walIncluded: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, source, seconds, timeline, files, chunks, throughput
+        case startTime = "start_time", stopTime = "stop_time", startLSN = "start_lsn", stopLSN = "stop_lsn"
+        case postgresVersion = "postgres_version", systemIdentifier = "system_identifier"
+        case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", newChunks = "new_chunks"
+        case walIncluded = "wal_included"
+    }
+
+    public init(_ manifest: BackupManifest) {
+        id = manifest.id
+        source = manifest.source
+        startTime = manifest.startTime
+        stopTime = manifest.stopTime
+        seconds = manifest.stopTime.timeIntervalSince(manifest.startTime)
+        startLSN = manifest.startLSN
+        stopLSN = manifest.stopLSN
+        timeline = manifest.timeline
+        postgresVersion = manifest.postgresVersion
+        systemIdentifier = manifest.systemIdentifier
+        files = manifest.statistics.files
+        logicalBytes = manifest.statistics.logicalBytes
+        newStoredBytes = manifest.statistics.newStoredBytes
+        chunks = manifest.statistics.chunks
+        newChunks = manifest.statistics.newChunks
+        throughput = seconds > 0 ? Double(logicalBytes) / seconds : 0
+        walIncluded = manifest.walIncluded
+    }
+
+    public var text: String {
+        func mb(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
+        return """
+            backup     \(id) from \(source) (PostgreSQL \(postgresVersion / 10000).\(postgresVersion % 10000), system \(systemIdentifier))
+            time       \(startTime) to \(stopTime) (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", throughput / 1_000_000)) MB/s)
+            lsn        \(startLSN) to \(stopLSN) on timeline \(timeline)\(walIncluded ? ", WAL included" : "")
+            size       \(mb(logicalBytes)) in \(files) files; \(chunks) chunks, \(newChunks) new, \(mb(newStoredBytes)) stored
+            """
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Repository
+
+/// How far a backup or restore has got, for progress lines.
+public struct TransferProgress: Sendable {
+    public var bytesDone: Int64
+    /// Known when the server reported sizes (`PROGRESS`).
+    public var bytesTotal: Int64?
+    public var elapsed: TimeInterval
+}
+
+/// A base backup of a PostgreSQL 15 server over a replication connection, streamed into a repository.
+///
+/// `BASE_BACKUP` sends tar archives; they are parsed as they arrive, file contents cut into chunks of the
+/// repository's chunk size (a multiple of the 8 KiB page) and stored by a `ChunkPipeline` on all cores. The WAL
+/// from start to stop LSN is part of the backup, so it restores without the archive. The manifest is written last,
+/// after every chunk is durable: a backup that dies before has no manifest and does not exist.
+public enum BaseBackup {
+    public struct Options: Sendable {
+        public var conninfo: String
+        /// Where the backup came from, for listings (an inventory name or a host).
+        public var source: String
+        public var fastCheckpoint = true
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        public var progress: (@Sendable (TransferProgress) -> Void)?
+        /// Polled while streaming; true abandons the backup (nothing is committed).
+        public var shouldStop: @Sendable () -> Bool = { false }
+
+        public init(conninfo: String, source: String) {
+            self.conninfo = conninfo
+            self.source = source
+        }
+    }
+
+    /// Takes the backup and commits it; returns its manifest.
+    public static func run(into repository: BackupRepository, options: Options) throws -> BackupManifest {
+        var started = Date()
+        var id = backupId(started)
+        // One backup per second: the id is the start time.
+        while repository.backupIds().contains(id) {
+            Thread.sleep(forTimeInterval: 0.2)
+            started = Date()
+            id = backupId(started)
+        }
+        let connection = try ReplicationConnection(conninfo: options.conninfo)
+        defer { connection.close() }
+        let identity = try connection.identifySystem()
+        let pipeline = ChunkPipeline(repository: repository, workers: options.workers)
+        let chunkSize = repository.config.chunkSize
+
+        struct PendingFile {
+            var file: BackupManifest.File
+            var slots: [Int]
+        }
+        var files: [PendingFile] = []
+        var tablespaces: [BackupManifest.Tablespace] = []
+        var archive = "base"
+        var tar = TarReader()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(chunkSize)
+        var startLSN = "", stopLSN = "", timeline = identity.timeline
+        var totalBytes: Int64?
+        var logicalBytes: Int64 = 0
+        var lastReport = Date.distantPast
+
+        func flushChunk() throws {
+            guard !buffer.isEmpty else { return }
+            let slot = try pipeline.submit(buffer)
+            files[files.count - 1].slots.append(slot)
+            buffer = []
+            buffer.reserveCapacity(chunkSize)
+        }
+
+        try connection.baseBackup(label: "lifeboat \(id)", fastCheckpoint: options.fastCheckpoint, includeWAL: true,
+                                  shouldStop: options.shouldStop) { message in
+            switch message {
+            case .started(let lsn, let tli):
+                startLSN = lsn
+                timeline = tli
+            case .tablespaces(let rows):
+                totalBytes = rows.compactMap(\.sizeKiB).reduce(0, +) * 1024
+                tablespaces = rows.compactMap { row in
+                    guard let oid = row.oid, let location = row.location else { return nil }
+                    return BackupManifest.Tablespace(oid: oid, location: location)
+                }
+            case .archive(let name, _):
+                archive = name == "base.tar" ? "base" : String(name.prefix { $0 != "." })
+                tar = TarReader()
+            case .data(let bytes):
+                try tar.feed(bytes) { event in
+                    switch event {
+                    case .entry(let entry):
+                        files.append(PendingFile(
+                            file: BackupManifest.File(archive: archive, path: entry.path, kind: entry.kind.rawValue,
+                                                      mode: entry.mode, size: entry.size, mtime: entry.mtime,
+                                                      link: entry.linkTarget),
+                            slots: []))
+                    case .content(let content):
+                        var offset = 0
+                        while offset < content.count {
+                            let take = min(chunkSize - buffer.count, content.count - offset)
+                            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: content[offset..<(offset + take)]))
+                            offset += take
+                            if buffer.count == chunkSize { try flushChunk() }
+                        }
+                        logicalBytes += Int64(content.count)
+                    case .endOfFile:
+                        try flushChunk()
+                    }
+                }
+            case .progress(let sent):
+                if let progress = options.progress, Date().timeIntervalSince(lastReport) >= 1 {
+                    lastReport = Date()
+                    progress(TransferProgress(bytesDone: sent, bytesTotal: totalBytes,
+                                              elapsed: Date().timeIntervalSince(started)))
+                }
+            case .finished(let lsn, let tli):
+                stopLSN = lsn
+                timeline = tli
+            }
+        }
+        guard !stopLSN.isEmpty else { throw PostgresError(message: "the server ended the base backup without a stop LSN") }
+
+        let stored = try pipeline.finish()
+        try repository.syncChunkFolders()
+        let manifestFiles = files.map { pending in
+            var file = pending.file
+            file.chunks = pending.slots.map { stored.ids[$0] }
+            return file
+        }
+        let statistics = BackupManifest.Statistics(
+            logicalBytes: logicalBytes, newStoredBytes: stored.newBytes, chunks: stored.ids.count,
+            newChunks: stored.newChunks, files: manifestFiles.filter { $0.kind == "file" }.count)
+        let manifest = BackupManifest(
+            id: id, label: "lifeboat \(id)", source: options.source, systemIdentifier: identity.systemIdentifier,
+            timeline: timeline, startLSN: startLSN, stopLSN: stopLSN, startTime: started, stopTime: Date(),
+            postgresVersion: connection.serverVersion, walIncluded: true, chunkSize: chunkSize,
+            tablespaces: tablespaces, files: manifestFiles, statistics: statistics)
+        try repository.commit(manifest)
+        return manifest
+    }
+
+    /// `20261126T023000Z`: sortable, one per second (a second backup in the same second waits for the next).
+    static func backupId(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Repository
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where recovery stops.
+public enum RecoveryTarget: Sendable, Equatable {
+    /// Replay all WAL the archive has (the default).
+    case latest
+    /// Stop as soon as the backup is consistent.
+    case immediate
+    case time(String)
+    case lsn(String)
+    case name(String)
+}
+
+/// Restores a backup from a repository into a new data directory and prepares recovery.
+///
+/// Every chunk is authenticated and its keyed hash checked, and every file's size compared with the manifest; any
+/// mismatch stops the restore with an error naming the file and the backup.
+public enum Restore {
+    public struct Options: Sendable {
+        /// A backup id, or nil for the newest backup (or, with a time target, the newest one finished before it).
+        public var backup: String?
+        public var destination: String
+        public var target: RecoveryTarget = .latest
+        public var targetTimeline: String?
+        /// `restore_command` to write; nil writes no recovery settings (the backup alone is consistent).
+        public var restoreCommand: String?
+        /// Owner of everything written (the server's OS user), when running as root.
+        public var owner: (uid: uid_t, gid: gid_t)?
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        public var progress: (@Sendable (TransferProgress) -> Void)?
+
+        public init(destination: String) { self.destination = destination }
+    }
+
+    public struct Summary: Sendable {
+        public var backup: BackupManifest
+        public var files: Int
+        public var bytes: Int64
+        public var seconds: TimeInterval
+    }
+
+    public struct RestoreError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+        /// True when the repository's data was missing or damaged (rather than the destination unusable).
+        public var damaged: Bool
+    }
+
+    /// Chooses the backup for a target: the given one, else the newest that finished before a time target, else the
+    /// newest.
+    public static func chooseBackup(_ repository: BackupRepository, id: String?, target: RecoveryTarget)
+        throws -> BackupManifest {
+        if let id, id != "latest" { return try repository.manifest(id) }
+        let manifests = try repository.manifests()
+        guard !manifests.isEmpty else {
+            throw RestoreError(description: "repository \(repository.location) has no backups", damaged: false)
+        }
+        if case .time(let text) = target {
+            guard let time = parseTime(text) else {
+                throw RestoreError(description: "cannot read target time '\(text)' (use e.g. 2026-11-26T02:30:00Z)",
+                                   damaged: false)
+            }
+            guard let chosen = manifests.last(where: { $0.stopTime <= time }) else {
+                throw RestoreError(description: "no backup finished before \(text); the oldest finished at \(manifests[0].stopTime)",
+                                   damaged: false)
+            }
+            return chosen
+        }
+        return manifests.last!
+    }
+
+    public static func run(from repository: BackupRepository, options: Options) throws -> Summary {
+        let started = Date()
+        let manifest = try chooseBackup(repository, id: options.backup, target: options.target)
+        try prepareEmptyFolder(options.destination, owner: options.owner, mode: 0o700)
+        var roots = ["base": options.destination]
+        for tablespace in manifest.tablespaces {
+            try prepareEmptyFolder(tablespace.location, owner: options.owner, mode: 0o700)
+            roots[tablespace.oid] = tablespace.location
+        }
+        // Folders first, in order (parents come before children in the tar stream).
+        for file in manifest.files where file.kind == "directory" {
+            guard let root = roots[file.archive] else { continue }
+            let path = root + "/" + file.path
+            if mkdir(path, mode_t(file.mode & 0o7777)) != 0 && errno != EEXIST {
+                throw RestoreError(description: "cannot create \(path): \(String(cString: strerror(errno)))", damaged: false)
+            }
+            try chown(path, options.owner)
+        }
+        for file in manifest.files where file.kind == "symlink" {
+            guard let root = roots[file.archive], let link = file.link else { continue }
+            let path = root + "/" + file.path
+            if symlink(link, path) != 0 {
+                throw RestoreError(description: "cannot create link \(path): \(String(cString: strerror(errno)))", damaged: false)
+            }
+        }
+        let regular = manifest.files.filter { $0.kind == "file" }
+        let folders = roots
+        let done = Mutex<(bytes: Int64, error: (any Error)?)>((0, nil))
+        let total = regular.reduce(Int64(0)) { $0 + $1.size }
+        let lastReport = Mutex(Date.distantPast)
+        DispatchQueue.concurrentPerform(iterations: max(1, options.workers)) { worker in
+            var index = worker
+            while index < regular.count {
+                if done.withLock({ $0.error != nil }) { return }
+                let file = regular[index]
+                do {
+                    try write(file, root: folders[file.archive] ?? options.destination, repository: repository,
+                              manifest: manifest, owner: options.owner)
+                    let bytes = done.withLock { state -> Int64 in
+                        state.bytes += file.size
+                        return state.bytes
+                    }
+                    if let progress = options.progress {
+                        let due = lastReport.withLock { last -> Bool in
+                            guard Date().timeIntervalSince(last) >= 1 else { return false }
+                            last = Date()
+                            return true
+                        }
+                        if due {
+                            progress(TransferProgress(bytesDone: bytes, bytesTotal: total,
+                                                      elapsed: Date().timeIntervalSince(started)))
+                        }
+                    }
+                } catch {
+                    done.withLock { state in if state.error == nil { state.error = error } }
+                    return
+                }
+                index += max(1, options.workers)
+            }
+        }
+        if let error = done.withLock({ $0.error }) { throw error }
+        try writeRecoverySettings(manifest: manifest, options: options)
+        // Files were fsynced as they were closed; now the folders, so that every name is durable.
+        for file in manifest.files where file.kind == "directory" {
+            syncFolder((roots[file.archive] ?? options.destination) + "/" + file.path)
+        }
+        for root in roots.values { syncFolder(root) }
+        return Summary(backup: manifest, files: regular.count, bytes: total, seconds: Date().timeIntervalSince(started))
+    }
+
+    private static func write(_ file: BackupManifest.File, root: String, repository: BackupRepository,
+                              manifest: BackupManifest, owner: (uid: uid_t, gid: gid_t)?) throws {
+        let path = root + "/" + file.path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(file.mode & 0o7777))
+        guard descriptor >= 0 else {
+            throw RestoreError(description: "cannot create \(path): \(String(cString: strerror(errno)))", damaged: false)
+        }
+        defer { close(descriptor) }
+        if let owner { fchown(descriptor, owner.uid, owner.gid) }
+        var written: Int64 = 0
+        for id in file.chunks {
+            let plaintext: [UInt8]
+            do {
+                plaintext = try repository.chunk(id)
+            } catch {
+                throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(error.message); "
+                    + "the restore was stopped and \(root) is incomplete", damaged: true)
+            }
+            var offset = 0
+            while offset < plaintext.count {
+                let count = plaintext.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else {
+                    throw RestoreError(description: "cannot write \(path): \(String(cString: strerror(errno)))", damaged: false)
+                }
+                offset += count
+            }
+            written += Int64(plaintext.count)
+        }
+        guard fdatasync(descriptor) == 0 else {
+            throw RestoreError(description: "cannot fsync \(path): \(String(cString: strerror(errno)))", damaged: false)
+        }
+        guard written == file.size else {
+            throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(written) bytes restored, "
+                + "the manifest says \(file.size); the restore was stopped", damaged: true)
+        }
+    }
+
+    /// Appends the recovery settings to `postgresql.auto.conf` and creates `recovery.signal`.
+    static func writeRecoverySettings(manifest: BackupManifest, options: Options) throws {
+        guard let command = options.restoreCommand else {
+            if options.target != .latest {
+                throw RestoreError(description: "a recovery target needs a restore command (WAL from the archive)",
+                                   damaged: false)
+            }
+            return
+        }
+        func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        var lines = ["", "# Recovery settings written by lifeboat restore of backup \(manifest.id)",
+                     "restore_command = \(quote(command))"]
+        switch options.target {
+        case .latest: break
+        case .immediate: lines.append("recovery_target = 'immediate'")
+        case .time(let time): lines.append("recovery_target_time = \(quote(time))")
+        case .lsn(let lsn): lines.append("recovery_target_lsn = \(quote(lsn))")
+        case .name(let name): lines.append("recovery_target_name = \(quote(name))")
+        }
+        if options.target != .latest { lines.append("recovery_target_action = 'promote'") }
+        lines.append("recovery_target_timeline = \(quote(options.targetTimeline ?? "latest"))")
+        let autoConf = options.destination + "/postgresql.auto.conf"
+        let handle = FileHandle(forWritingAtPath: autoConf)
+        guard let handle else { throw RestoreError(description: "cannot open \(autoConf)", damaged: false) }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+        let signal = options.destination + "/recovery.signal"
+        guard FileManager.default.createFile(atPath: signal, contents: Data(), attributes: [.posixPermissions: 0o600]) else {
+            throw RestoreError(description: "cannot create \(signal)", damaged: false)
+        }
+        try chown(signal, options.owner)
+    }
+
+    private static func prepareEmptyFolder(_ path: String, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw RestoreError(description: "\(path) is not a folder", damaged: false) }
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            guard contents.isEmpty else {
+                throw RestoreError(description: "\(path) is not empty; restore writes only into an empty or new folder",
+                                   damaged: false)
+            }
+            chmod(path, mode)
+        } else {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: mode])
+        }
+        try chown(path, owner)
+    }
+
+    private static func chown(_ path: String, _ owner: (uid: uid_t, gid: gid_t)?) throws {
+        guard let owner else { return }
+        guard lchown(path, owner.uid, owner.gid) == 0 else {
+            throw RestoreError(description: "cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(errno)))",
+                               damaged: false)
+        }
+    }
+
+    private static func syncFolder(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        _ = fsync(descriptor)
+    }
+
+    /// ISO 8601 (`2026-11-26T02:30:00Z`) or PostgreSQL style (`2026-11-26 02:30:00+00`).
+    public static func parseTime(_ text: String) -> Date? {
+        let formats = ["yyyy-MM-dd'T'HH:mm:ssXXXXX", "yyyy-MM-dd HH:mm:ssXXXXX", "yyyy-MM-dd HH:mm:ss.SSSSSSXXXXX",
+                       "yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX", "yyyy-MM-dd HH:mm:ssX", "yyyy-MM-dd HH:mm:ss.SSSSSSX"]
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        for format in formats {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+}
+
+import Synchronization

@@ -1,0 +1,141 @@
+import Foundation
+
+/// Everything needed to restore one backup, written last: the backup exists once this object exists.
+///
+/// Stored encrypted at `backups/<id>/manifest`. Chunk ids are keyed hashes of the content, so they also serve as
+/// each chunk's checksum.
+public struct BackupManifest: Codable, Sendable, Equatable {
+    public struct File: Codable, Sendable, Equatable {
+        /// `base` for the data directory, else the tablespace's OID.
+        public var archive: String
+        public var path: String
+        public var kind: String
+        public var mode: UInt32
+        public var size: Int64
+        public var mtime: Int64
+        public var chunks: [String]
+        public var link: String?
+
+        public init(archive: String, path: String, kind: String, mode: UInt32, size: Int64, mtime: Int64,
+                    chunks: [String] = [], link: String? = nil) {
+            self.archive = archive
+            self.path = path
+            self.kind = kind
+            self.mode = mode
+            self.size = size
+            self.mtime = mtime
+            self.chunks = chunks
+            self.link = link
+        }
+    }
+
+    public struct Tablespace: Codable, Sendable, Equatable {
+        public var oid: String
+        public var location: String
+        public init(oid: String, location: String) {
+            self.oid = oid
+            self.location = location
+        }
+    }
+
+    public struct Statistics: Codable, Sendable, Equatable {
+        /// Bytes of file content in the backup (what a restore writes).
+        public var logicalBytes: Int64
+        /// Bytes written to the repository by this backup (new chunks, after compression and encryption).
+        public var newStoredBytes: Int64
+        public var chunks: Int
+        public var newChunks: Int
+        public var files: Int
+
+        enum CodingKeys: String, CodingKey {
+            case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", chunks
+            case newChunks = "new_chunks", files
+        }
+
+        public init(logicalBytes: Int64 = 0, newStoredBytes: Int64 = 0, chunks: Int = 0, newChunks: Int = 0,
+                    files: Int = 0) {
+            self.logicalBytes = logicalBytes
+            self.newStoredBytes = newStoredBytes
+            self.chunks = chunks
+            self.newChunks = newChunks
+            self.files = files
+        }
+    }
+
+    public var format = 1
+    public var id: String
+    public var label: String
+    /// The name of the database in the inventory, or the host it came from.
+    public var source: String
+    public var systemIdentifier: String
+    public var timeline: Int
+    public var startLSN: String
+    public var stopLSN: String
+    public var startTime: Date
+    public var stopTime: Date
+    public var postgresVersion: Int
+    /// Whether the WAL from start to stop LSN is inside the backup (so it restores without the WAL archive).
+    public var walIncluded: Bool
+    public var chunkSize: Int
+    public var tablespaces: [Tablespace]
+    public var files: [File]
+    public var statistics: Statistics
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, label, source, timeline, tablespaces, files, statistics
+        case systemIdentifier = "system_identifier", startLSN = "start_lsn", stopLSN = "stop_lsn"
+        case startTime = "start_time", stopTime = "stop_time", postgresVersion = "postgres_version"
+        case walIncluded = "wal_included", chunkSize = "chunk_size"
+    }
+
+    public init(id: String, label: String, source: String, systemIdentifier: String, timeline: Int, startLSN: String,
+                stopLSN: String, startTime: Date, stopTime: Date, postgresVersion: Int, walIncluded: Bool,
+                chunkSize: Int, tablespaces: [Tablespace], files: [File], statistics: Statistics) {
+        self.id = id
+        self.label = label
+        self.source = source
+        self.systemIdentifier = systemIdentifier
+        self.timeline = timeline
+        self.startLSN = startLSN
+        self.stopLSN = stopLSN
+        self.startTime = startTime
+        self.stopTime = stopTime
+        self.postgresVersion = postgresVersion
+        self.walIncluded = walIncluded
+        self.chunkSize = chunkSize
+        self.tablespaces = tablespaces
+        self.files = files
+        self.statistics = statistics
+    }
+}
+
+extension BackupRepository {
+    static func manifestPath(_ id: String) -> String { "backups/\(id)/manifest" }
+
+    /// Writes a backup's manifest: call only after every chunk it names is durable (`syncChunkFolders`).
+    public func commit(_ manifest: BackupManifest) throws(RepositoryError) {
+        let written = try putObject(RepositoryJSON.encode(manifest), kind: .manifest, path: Self.manifestPath(manifest.id),
+                                    mode: .createNew)
+        guard written else { throw RepositoryError(.conflict, "backup \(manifest.id) already exists") }
+    }
+
+    /// Ids of complete backups (those with a manifest), oldest first.
+    public func backupIds() -> [String] {
+        store.list("backups").filter { store.exists(Self.manifestPath($0)) }
+    }
+
+    public func manifest(_ id: String) throws(RepositoryError) -> BackupManifest {
+        guard let bytes = try object(kind: .manifest, path: Self.manifestPath(id)) else {
+            throw RepositoryError(.notFound, "no backup \(id) in \(location)",
+                                  hint: "`lifeboat backup list` shows the backups")
+        }
+        return try RepositoryJSON.decode(BackupManifest.self, bytes, what: "manifest of backup \(id)")
+    }
+
+    /// Every complete backup's manifest, oldest first.
+    public func manifests() throws(RepositoryError) -> [BackupManifest] {
+        var result: [BackupManifest] = []
+        for id in backupIds() { result.append(try manifest(id)) }
+        return result
+    }
+}

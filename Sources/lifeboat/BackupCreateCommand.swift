@@ -1,0 +1,66 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Postgres
+import Repository
+
+struct BackupCreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Take a base backup (the default: `lifeboat backup --repo R --conninfo ...`).",
+        discussion: """
+            Streams BASE_BACKUP over a replication connection into the repository: compressed, encrypted, \
+            deduplicated. The WAL needed for consistency is part of the backup. The backup exists once its \
+            manifest is written, last; an interrupted backup leaves only unreferenced chunks.
+            """
+    )
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Option(help: "libpq connection string of the server, e.g. 'host=db port=5432 user=backup'.")
+    var conninfo: String
+
+    @Option(help: "A name for where the backup came from (default: the host in the connection string).")
+    var source: String?
+
+    @Option(help: "Checkpoint before the backup: fast (start now) or spread (gentler on the server).")
+    var checkpoint: String = "fast"
+
+    @Flag(help: "Print a JSON summary.")
+    var json = false
+
+    func validate() throws {
+        guard ["fast", "spread"].contains(checkpoint) else { throw ValidationError("--checkpoint must be fast or spread") }
+    }
+
+    func run() throws {
+        let opened = try RepositoryAccess.open(repository.options)
+        var options = BaseBackup.Options(conninfo: conninfo, source: source ?? Self.host(in: conninfo))
+        options.fastCheckpoint = checkpoint == "fast"
+        if TransferReport.isTerminal && !json { options.progress = TransferReport.show("backed up") }
+        let manifest: BackupManifest
+        do {
+            manifest = try BaseBackup.run(into: opened, options: options)
+        } catch let error as RepositoryError {
+            TransferReport.endLine()
+            throw LifeboatError(error)
+        } catch {
+            TransferReport.endLine()
+            throw LifeboatError(.runFailed, "backup failed: \(error)")
+        }
+        if options.progress != nil { TransferReport.endLine() }
+        let summary = BackupSummary(manifest)
+        if json {
+            try Console.json(summary)
+        } else if TransferReport.isTerminal {
+            Console.out(summary.text)
+        }
+    }
+
+    static func host(in conninfo: String) -> String {
+        for part in conninfo.split(separator: " ") where part.hasPrefix("host=") {
+            return String(part.dropFirst(5))
+        }
+        return "localhost"
+    }
+}

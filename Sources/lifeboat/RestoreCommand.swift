@@ -1,0 +1,128 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Postgres
+import Repository
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup into an empty folder and prepare point-in-time recovery.",
+        discussion: """
+            Writes the backup's files, then recovery settings: restore_command (this lifeboat's `wal fetch`, \
+            opening the repository with the --key-file or --passphrase-file given here), the recovery target and \
+            recovery.signal. Start PostgreSQL on the folder to recover. Every chunk is authenticated and checked; \
+            damage stops the restore (exit 3) naming the file and backup.
+            """
+    )
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Option(help: "The backup id, or latest (default: the newest, or the newest before --target-time).")
+    var backup: String?
+
+    @Option(name: .customLong("to"), help: "The new data directory (must be empty or missing).")
+    var destination: String
+
+    @Option(name: .customLong("target-time"), help: "Recover up to this time, e.g. '2026-11-26 02:30:00+00'.")
+    var targetTime: String?
+
+    @Option(name: .customLong("target-lsn"), help: "Recover up to this LSN.")
+    var targetLSN: String?
+
+    @Option(name: .customLong("target-name"), help: "Recover up to this restore point (pg_create_restore_point).")
+    var targetName: String?
+
+    @Option(help: "immediate (stop once consistent) or latest (all archived WAL, the default).")
+    var target: String?
+
+    @Option(name: .customLong("target-timeline"), help: "Timeline to follow (default: latest).")
+    var targetTimeline: String?
+
+    @Option(help: "OS user to own the restored files (the user PostgreSQL runs as), when running as root.")
+    var owner: String?
+
+    @Flag(name: .customLong("no-archive"), help: "Write no recovery settings: the backup alone, consistent, no WAL from the archive.")
+    var noArchive = false
+
+    @Flag(help: "Print a JSON summary.")
+    var json = false
+
+    func validate() throws {
+        let targets = [targetTime, targetLSN, targetName, target].compactMap { $0 }
+        if targets.count > 1 { throw ValidationError("give at most one of --target-time, --target-lsn, --target-name, --target") }
+        if let target, !["immediate", "latest"].contains(target) {
+            throw ValidationError("--target must be immediate or latest")
+        }
+        if noArchive && !targets.isEmpty && target != "latest" {
+            throw ValidationError("--no-archive restores the backup alone; it cannot take a recovery target")
+        }
+    }
+
+    func run() throws {
+        let opened = try RepositoryAccess.open(repository.options)
+        var options = Restore.Options(destination: destination)
+        options.backup = backup
+        options.target = if let targetTime { .time(targetTime) } else if let targetLSN { .lsn(targetLSN) }
+            else if let targetName { .name(targetName) } else if target == "immediate" { .immediate } else { .latest }
+        options.targetTimeline = targetTimeline
+        if !noArchive { options.restoreCommand = try restoreCommand(opened.location) }
+        if let owner {
+            guard let entry = getpwnam(owner) else { throw LifeboatError(.invalidInput, "no OS user '\(owner)'") }
+            options.owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        }
+        if TransferReport.isTerminal && !json { options.progress = TransferReport.show("restored") }
+        let summary: Restore.Summary
+        do {
+            summary = try Restore.run(from: opened, options: options)
+        } catch let error as Restore.RestoreError {
+            TransferReport.endLine()
+            throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
+        } catch let error as RepositoryError {
+            TransferReport.endLine()
+            throw LifeboatError(error)
+        }
+        if options.progress != nil { TransferReport.endLine() }
+        if json {
+            try Console.json(RestoreSummary(summary, destination: destination))
+        } else if TransferReport.isTerminal {
+            Console.out("restored backup \(summary.backup.id) into \(destination): \(summary.files) files, "
+                + "\(TransferReport.bytes(summary.bytes)) in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
+        }
+    }
+
+    /// `restore_command` for PostgreSQL: this binary's `wal fetch`, with a credential that needs no terminal.
+    private func restoreCommand(_ location: String) throws -> String {
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
+        let credential: String
+        if let keyFile = repository.keyFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_KEY_FILE"] {
+            credential = "--key-file \(absolute(keyFile))"
+        } else if let passphraseFile = repository.passphraseFile {
+            credential = "--passphrase-file \(absolute(passphraseFile))"
+        } else {
+            throw LifeboatError(.invalidInput, "PostgreSQL's restore_command needs a key file or passphrase file to open the repository",
+                                hint: "pass --key-file (from `lifeboat repo key export`) or --passphrase-file, or --no-archive")
+        }
+        return "\(binary) wal fetch %f %p --repo \(absolute(location)) \(credential)"
+    }
+}
+
+/// `restore --json`.
+struct RestoreSummary: Encodable {
+    var backup: String
+    var destination: String
+    var files: Int
+    var bytes: Int64
+    var seconds: Double
+
+    init(_ summary: Restore.Summary, destination: String) {
+        backup = summary.backup.id
+        self.destination = destination
+        files = summary.files
+        bytes = summary.bytes
+        seconds = summary.seconds
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// A repository with an exported key, shared with the server's OS user, and a cluster archiving into it.
+struct ArchivingSetup {
+    let bench: CLIBench
+    let repo: String
+    let keyFile: String
+
+    init() throws {
+        bench = try CLIBench()
+        let passphrase = try bench.folder.write("passphrase", "pitr passphrase")
+        repo = bench.folder.file("repo")
+        keyFile = bench.folder.file("repo.key")
+        let created = try bench.run(["repo", "init", "--repo", repo, "--passphrase-file", passphrase])
+        #expect(created.status == 0, "\(created.stderr)")
+        let exported = try bench.run(["repo", "key", "export", "--repo", repo, "--passphrase-file", passphrase, "--to", keyFile])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        try PostgresCluster.shareWithServer(repo)
+        try PostgresCluster.shareWithServer(keyFile)
+    }
+
+    var serverSettings: String {
+        "archive_mode = on\narchive_command = '\(bench.cli.binary) wal push %p --repo \(repo) --key-file \(keyFile)'\n"
+    }
+
+    func lifeboat(_ arguments: [String]) throws -> ProcessResult {
+        try bench.run(arguments + ["--repo", repo, "--key-file", keyFile])
+    }
+
+    /// Restores into a fresh folder and starts a server on it (not archiving); waits until recovery has ended.
+    func restoreAndStart(_ extra: [String]) async throws -> PostgresCluster {
+        let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
+        var arguments = ["restore", "--to", scratch.file("pgdata")] + extra
+        if geteuid() == 0 { arguments += ["--owner", "postgres"] }
+        let restored = try lifeboat(arguments)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let cluster = try PostgresCluster.start(existing: scratch, options: "-c archive_mode=off")
+        let connection = try cluster.connect()
+        let promoted = await eventually(60) { (try? connection.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+        #expect(promoted, "recovery did not finish:\n\(cluster.serverLog)")
+        return cluster
+    }
+}
+
+/// Waits until the archiver has stored every segment up to the current one.
+func waitForArchive(_ connection: PostgresConnection) async throws {
+    let segment = try connection.query("SELECT pg_walfile_name(pg_switch_wal())").scalar ?? ""
+    let archived = await eventually(60) {
+        let last = (try? connection.query("SELECT last_archived_wal FROM pg_stat_archiver").scalar) ?? nil
+        return (last ?? "") >= segment
+    }
+    #expect(archived, "segment \(segment) was not archived")
+}
+
+@Suite("Base backups and point-in-time restores against PostgreSQL 15", .serialized)
+struct BackupRestoreTests {
+    @Test("restore to a time between two writes brings back exactly what was committed before it; latest brings back everything")
+    func pointInTimeRoundTrip() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE orders (id int PRIMARY KEY, note text)")
+            try db.query("INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+
+            let backup = try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"])
+            #expect(backup.status == 0, "\(backup.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+            let backupId = try #require(summary["id"] as? String)
+            #expect((summary["logical_bytes"] as? Int ?? 0) > 10_000_000)
+            #expect(summary["wal_included"] as? Bool == true)
+
+            try db.query("INSERT INTO orders VALUES (20001, 'after the backup')")
+            try await Task.sleep(for: .milliseconds(1100))
+            let target = try #require(try db.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").scalar)
+            try await Task.sleep(for: .milliseconds(1100))
+            try db.query("INSERT INTO orders VALUES (20002, 'after the target')")
+            try await waitForArchive(db)
+
+            let listed = try setup.lifeboat(["backup", "list", "--json"])
+            let backups = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+            #expect(backups.map { $0["id"] as? String } == [backupId])
+
+            let atTarget = try await setup.restoreAndStart(["--target-time", target])
+            defer { atTarget.stop() }
+            let restored = try atTarget.connect()
+            #expect(try restored.query("SELECT count(*) FROM orders").scalar == "20001")
+            #expect(try restored.query("SELECT note FROM orders WHERE id = 20001").scalar == "after the backup")
+            #expect(try restored.query("SELECT count(*) FROM orders WHERE id = 20002").scalar == "0")
+
+            let latest = try await setup.restoreAndStart(["--backup", "latest"])
+            defer { latest.stop() }
+            let dumpSource = try dumpAll(source)
+            let dumpRestored = try dumpAll(latest)
+            #expect(dumpSource == dumpRestored)
+            #expect(dumpRestored.contains("after the target"))
+        }
+    }
+
+    @Test("restore refuses a non-empty folder and stops on a damaged chunk, naming file and backup")
+    func damage() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", source.conninfo()]).status == 0)
+
+            let busy = try setup.bench.folder.write("busy/PG_VERSION", "15")
+            let refused = try setup.lifeboat(["restore", "--to", (busy as NSString).deletingLastPathComponent, "--no-archive"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("is not empty"))
+
+            // Flip one byte in the largest chunk (some relation file's data).
+            let chunks = try FileManager.default.subpathsOfDirectory(atPath: setup.repo + "/chunks")
+                .map { setup.repo + "/chunks/" + $0 }
+                .filter { ($0 as NSString).lastPathComponent.count == 64 }
+            let largest = try #require(chunks.max { size($0) < size($1) })
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: largest))
+            bytes[bytes.count / 2] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: largest))
+
+            let damaged = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("out"), "--no-archive"])
+            #expect(damaged.status == 3)
+            #expect(damaged.stderr.contains("fails authentication"))
+            #expect(damaged.stderr.contains("backup 2"))
+            #expect(damaged.stderr.contains(", file "))
+        }
+    }
+}
+
+func size(_ path: String) -> Int {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+}
+
+/// `pg_dumpall` of a cluster, without the lines that differ between any two dumps (the dump time and the random
+/// `\restrict` keys of newer pg_dump).
+func dumpAll(_ cluster: PostgresCluster) throws -> String {
+    let result = try ProcessRunner.run(cluster.binDirectory + "/pg_dumpall",
+                                       ["-h", cluster.socketDirectory, "-p", String(cluster.port), "-U", "postgres"])
+    #expect(result.status == 0, "\(result.stderr)")
+    return result.stdout.split(separator: "\n").filter { !$0.hasPrefix("-- Dumped") && !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }.joined(separator: "\n")
+}
