@@ -13,7 +13,7 @@ import Foundation
 /// Every object except `config` and `keys/` is compressed and encrypted by `ObjectCodec`.
 public final class BackupRepository: Sendable {
     public static let formatVersion = 1
-    public static let defaultChunkSize = 512 * 1024
+    public static let defaultChunkSize = 128 * 1024
     public static let defaultScryptN: UInt64 = 1 << 15
 
     public let store: FileStore

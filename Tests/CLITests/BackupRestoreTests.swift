@@ -70,7 +70,8 @@ struct BackupRestoreTests {
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
             let backupId = try #require(summary["id"] as? String)
             #expect((summary["logical_bytes"] as? Int ?? 0) > 10_000_000)
-            #expect(summary["wal_included"] as? Bool == true)
+            #expect(summary["wal_included"] as? Bool == false)  // the server archives: the WAL is in the archive
+            #expect((summary["wal_first"] as? String)?.count == 24)
 
             try db.query("INSERT INTO orders VALUES (20001, 'after the backup')")
             try await Task.sleep(for: .milliseconds(1100))
@@ -141,4 +142,32 @@ func dumpAll(_ cluster: PostgresCluster) throws -> String {
                                        ["-h", cluster.socketDirectory, "-p", String(cluster.port), "-U", "postgres"])
     #expect(result.status == 0, "\(result.stderr)")
     return result.stdout.split(separator: "\n").filter { !$0.hasPrefix("-- Dumped") && !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }.joined(separator: "\n")
+}
+
+@Suite("Deduplication across backups", .serialized)
+struct DeduplicationTests {
+    @Test("a second backup of a barely changed database stores less than 10 % of the first one's bytes")
+    func secondBackupIsSmall() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let pgbench = try ProcessRunner.run(source.binDirectory + "/pgbench",
+                                                ["-i", "-s", "5", "-q", "-h", source.socketDirectory, "-p", String(source.port),
+                                                 "-U", "postgres", "postgres"])
+            #expect(pgbench.status == 0, "\(pgbench.stderr)")
+            func backup() throws -> [String: Any] {
+                let result = try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"])
+                #expect(result.status == 0, "\(result.stderr)")
+                return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+            }
+            let first = try backup()
+            let db = try source.connect()
+            try db.query("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 50000 = 0")
+            let second = try backup()
+            let firstBytes = try #require(first["new_stored_bytes"] as? Int)
+            let secondBytes = try #require(second["new_stored_bytes"] as? Int)
+            #expect(first["logical_bytes"] as? Int ?? 0 > 60_000_000)
+            #expect(secondBytes * 10 < firstBytes, "first \(firstBytes) bytes, second \(secondBytes) bytes")
+            #expect((second["new_chunks"] as? Int ?? 0) < (second["chunks"] as? Int ?? 0) / 10)
+        }
+    }
 }

@@ -21,13 +21,16 @@ public struct BackupSummary: Encodable, Sendable {
     /// Logical bytes per second.
     public var throughput: Double
     public var walIncluded: Bool
+    /// The first and last WAL segment the backup needs.
+    public var walFirst: String?
+    public var walLast: String?
 
     enum CodingKeys: String, CodingKey {
         case id, source, seconds, timeline, files, chunks, throughput
         case startTime = "start_time", stopTime = "stop_time", startLSN = "start_lsn", stopLSN = "stop_lsn"
         case postgresVersion = "postgres_version", systemIdentifier = "system_identifier"
         case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", newChunks = "new_chunks"
-        case walIncluded = "wal_included"
+        case walIncluded = "wal_included", walFirst = "wal_first", walLast = "wal_last"
     }
 
     public init(_ manifest: BackupManifest) {
@@ -48,6 +51,8 @@ public struct BackupSummary: Encodable, Sendable {
         newChunks = manifest.statistics.newChunks
         throughput = seconds > 0 ? Double(logicalBytes) / seconds : 0
         walIncluded = manifest.walIncluded
+        walFirst = manifest.walSegments.first
+        walLast = manifest.walSegments.last
     }
 
     public var text: String {
@@ -55,7 +60,8 @@ public struct BackupSummary: Encodable, Sendable {
         return """
             backup     \(id) from \(source) (PostgreSQL \(postgresVersion / 10000).\(postgresVersion % 10000), system \(systemIdentifier))
             time       \(startTime) to \(stopTime) (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", throughput / 1_000_000)) MB/s)
-            lsn        \(startLSN) to \(stopLSN) on timeline \(timeline)\(walIncluded ? ", WAL included" : "")
+            lsn        \(startLSN) to \(stopLSN) on timeline \(timeline)
+            wal        \(walFirst ?? "-") to \(walLast ?? "-") (\(walIncluded ? "inside the backup" : "in the archive"))
             size       \(mb(logicalBytes)) in \(files) files; \(chunks) chunks, \(newChunks) new, \(mb(newStoredBytes)) stored
             """
     }

@@ -21,6 +21,11 @@ public enum BaseBackup {
         /// Where the backup came from, for listings (an inventory name or a host).
         public var source: String
         public var fastCheckpoint = true
+        /// Where the WAL that makes the backup consistent is kept. Nil: the archive when the server archives
+        /// (`archive_mode` on), else inside the backup.
+        public var includeWAL: Bool?
+        /// How long to wait for the archive to hold the backup's WAL.
+        public var archiveWait: TimeInterval = 60
         public var workers = ProcessInfo.processInfo.activeProcessorCount
         public var progress: (@Sendable (TransferProgress) -> Void)?
         /// Polled while streaming; true abandons the backup (nothing is committed).
@@ -45,6 +50,9 @@ public enum BaseBackup {
         let connection = try ReplicationConnection(conninfo: options.conninfo)
         defer { connection.close() }
         let identity = try connection.identifySystem()
+        let archiving = try connection.setting("archive_mode") != "off"
+        let includeWAL = options.includeWAL ?? !archiving
+        let segmentSize = try Self.segmentSize(connection.setting("wal_segment_size"))
         let pipeline = ChunkPipeline(repository: repository, workers: options.workers)
         let chunkSize = repository.config.chunkSize
 
@@ -71,7 +79,8 @@ public enum BaseBackup {
             buffer.reserveCapacity(chunkSize)
         }
 
-        try connection.baseBackup(label: "lifeboat \(id)", fastCheckpoint: options.fastCheckpoint, includeWAL: true,
+        try connection.baseBackup(label: "lifeboat \(id)", fastCheckpoint: options.fastCheckpoint,
+                                  includeWAL: includeWAL, waitForArchive: !includeWAL,
                                   shouldStop: options.shouldStop) { message in
             switch message {
             case .started(let lsn, let tli):
@@ -122,6 +131,11 @@ public enum BaseBackup {
         guard !stopLSN.isEmpty else { throw PostgresError(message: "the server ended the base backup without a stop LSN") }
 
         let stored = try pipeline.finish()
+        guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
+        else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
+        if !includeWAL {
+            try waitForArchive(segments, in: repository, timeout: options.archiveWait)
+        }
         try repository.syncChunkFolders()
         let manifestFiles = files.map { pending in
             var file = pending.file
@@ -134,10 +148,39 @@ public enum BaseBackup {
         let manifest = BackupManifest(
             id: id, label: "lifeboat \(id)", source: options.source, systemIdentifier: identity.systemIdentifier,
             timeline: timeline, startLSN: startLSN, stopLSN: stopLSN, startTime: started, stopTime: Date(),
-            postgresVersion: connection.serverVersion, walIncluded: true, chunkSize: chunkSize,
+            postgresVersion: connection.serverVersion, walIncluded: includeWAL, walSegments: segments,
+            walSegmentSize: Int(segmentSize), chunkSize: chunkSize,
             tablespaces: tablespaces, files: manifestFiles, statistics: statistics)
         try repository.commit(manifest)
         return manifest
+    }
+
+    /// The backup is usable only with its WAL: with an archiving server, confirm the segments reached this
+    /// repository's archive before the manifest is written.
+    static func waitForArchive(_ segments: [String], in repository: BackupRepository, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var missing = segments.filter { !repository.hasWAL(name: $0) }
+        while !missing.isEmpty && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            missing = missing.filter { !repository.hasWAL(name: $0) }
+        }
+        guard missing.isEmpty else {
+            throw PostgresError(message: "the backup's WAL (\(missing.joined(separator: ", "))) did not reach the archive "
+                + "of \(repository.location) within \(Int(timeout)) s; the backup was not committed. Set archive_command "
+                + "to `lifeboat wal push %p --repo \(repository.location) --key-file ...`, or back up with the WAL included")
+        }
+    }
+
+    /// `16MB` (SHOW's unit text) in bytes.
+    static func segmentSize(_ text: String) throws -> UInt64 {
+        let digits = text.prefix { $0.isNumber }
+        guard let number = UInt64(digits) else { throw PostgresError(message: "cannot read wal_segment_size '\(text)'") }
+        switch text.dropFirst(digits.count) {
+        case "MB": return number << 20
+        case "GB": return number << 30
+        case "kB": return number << 10
+        default: return number
+        }
     }
 
     /// `20261126T023000Z`: sortable, one per second (a second backup in the same second waits for the next).

@@ -47,6 +47,14 @@ public final class ReplicationConnection {
         return SystemIdentity(systemIdentifier: system, timeline: timeline, walPosition: position)
     }
 
+    /// A server setting (`SHOW` works on replication connections).
+    public func setting(_ name: String) throws(PostgresError) -> String {
+        guard let value = try simpleQuery("SHOW \(name)").scalar else {
+            throw PostgresError(message: "SHOW \(name) returned nothing")
+        }
+        return value
+    }
+
     private func simpleQuery(_ sql: String) throws(PostgresError) -> QueryResult {
         guard let handle, let result = PQexec(handle, sql) else {
             throw PostgresError(message: "replication connection is closed")
@@ -76,13 +84,13 @@ public final class ReplicationConnection {
 
     /// Runs `BASE_BACKUP` and hands every message to `handle` as it arrives (memory stays bounded).
     /// `shouldStop` is polled between messages; returning true abandons the backup.
-    public func baseBackup(label: String, fastCheckpoint: Bool, includeWAL: Bool,
+    public func baseBackup(label: String, fastCheckpoint: Bool, includeWAL: Bool, waitForArchive: Bool,
                            shouldStop: () -> Bool = { false },
                            _ handle: (BackupMessage) throws -> Void) throws {
         guard let conn = handle_ else { throw PostgresError(message: "replication connection is closed") }
         let quotedLabel = label.replacingOccurrences(of: "'", with: "''")
         let command = "BASE_BACKUP (LABEL '\(quotedLabel)', CHECKPOINT '\(fastCheckpoint ? "fast" : "spread")', "
-            + "PROGRESS true, WAL \(includeWAL), WAIT false, TABLESPACE_MAP true, MANIFEST 'no')"
+            + "PROGRESS true, WAL \(includeWAL), WAIT \(waitForArchive), TABLESPACE_MAP true, MANIFEST 'no')"
         guard PQsendQuery(conn, command) == 1 else {
             throw PostgresError(message: "cannot start BASE_BACKUP: \(String(cString: PQerrorMessage(conn)).trimmed)")
         }

@@ -133,6 +133,9 @@ public enum Restore {
             }
         }
         if let error = done.withLock({ $0.error }) { throw error }
+        if !manifest.walIncluded {
+            try copyArchivedWAL(manifest, into: options.destination + "/pg_wal", repository: repository, owner: options.owner)
+        }
         try writeRecoverySettings(manifest: manifest, options: options)
         // Files were fsynced as they were closed; now the folders, so that every name is durable.
         for file in manifest.files where file.kind == "directory" {
@@ -177,6 +180,29 @@ public enum Restore {
         guard written == file.size else {
             throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(written) bytes restored, "
                 + "the manifest says \(file.size); the restore was stopped", damaged: true)
+        }
+    }
+
+    /// Puts the segments that make the backup consistent into `pg_wal`, from the archive, checked.
+    static func copyArchivedWAL(_ manifest: BackupManifest, into folder: String, repository: BackupRepository,
+                                owner: (uid: uid_t, gid: gid_t)?) throws {
+        for name in manifest.walSegments {
+            let contents: [UInt8]?
+            do {
+                contents = try repository.fetchWAL(name: name)
+            } catch {
+                throw RestoreError(description: "backup \(manifest.id), WAL \(name): \(error.message)", damaged: true)
+            }
+            guard let contents else {
+                throw RestoreError(description: "backup \(manifest.id) needs WAL segment \(name), which is not in the archive",
+                                   damaged: true)
+            }
+            let path = folder + "/" + name
+            guard FileManager.default.createFile(atPath: path, contents: Data(contents),
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw RestoreError(description: "cannot write \(path)", damaged: false)
+            }
+            try chown(path, owner)
         }
     }
 

@@ -74,8 +74,12 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var startTime: Date
     public var stopTime: Date
     public var postgresVersion: Int
-    /// Whether the WAL from start to stop LSN is inside the backup (so it restores without the WAL archive).
+    /// Whether the WAL from start to stop LSN is inside the backup (servers that do not archive).
     public var walIncluded: Bool
+    /// The WAL segments from start to stop LSN. When not included, they were confirmed in the repository's archive
+    /// before this manifest was written, and restore copies them into `pg_wal`.
+    public var walSegments: [String]
+    public var walSegmentSize: Int
     public var chunkSize: Int
     public var tablespaces: [Tablespace]
     public var files: [File]
@@ -85,12 +89,13 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         case format, id, label, source, timeline, tablespaces, files, statistics
         case systemIdentifier = "system_identifier", startLSN = "start_lsn", stopLSN = "stop_lsn"
         case startTime = "start_time", stopTime = "stop_time", postgresVersion = "postgres_version"
-        case walIncluded = "wal_included", chunkSize = "chunk_size"
+        case walIncluded = "wal_included", chunkSize = "chunk_size", walSegments = "wal_segments"
+        case walSegmentSize = "wal_segment_size"
     }
 
     public init(id: String, label: String, source: String, systemIdentifier: String, timeline: Int, startLSN: String,
                 stopLSN: String, startTime: Date, stopTime: Date, postgresVersion: Int, walIncluded: Bool,
-                chunkSize: Int, tablespaces: [Tablespace], files: [File], statistics: Statistics) {
+                walSegments: [String], walSegmentSize: Int, chunkSize: Int, tablespaces: [Tablespace], files: [File], statistics: Statistics) {
         self.id = id
         self.label = label
         self.source = source
@@ -102,6 +107,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         self.stopTime = stopTime
         self.postgresVersion = postgresVersion
         self.walIncluded = walIncluded
+        self.walSegments = walSegments
+        self.walSegmentSize = walSegmentSize
         self.chunkSize = chunkSize
         self.tablespaces = tablespaces
         self.files = files

@@ -63,6 +63,11 @@ extension BackupRepository {
         return try object(kind: .wal, path: Self.walPath(name, timeline: timeline))
     }
 
+    public func hasWAL(name: String) -> Bool {
+        guard let timeline = WALFileName.timeline(of: name) else { return false }
+        return store.exists(Self.walPath(name, timeline: timeline))
+    }
+
     /// Archived WAL file names, by timeline, sorted.
     public func walFiles() -> [String: [String]] {
         var result: [String: [String]] = [:]
