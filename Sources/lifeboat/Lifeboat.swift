@@ -11,7 +11,7 @@ struct Lifeboat: AsyncParsableCommand {
             10 no repository, 11 plan already running, 12 wrong passphrase or key, 130 cancelled.
             """,
         version: LifeboatVersion.text,
-        subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self,
+        subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
                       WALCommand.self,
                       VersionCommand.self]
     )

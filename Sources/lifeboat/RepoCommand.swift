@@ -4,7 +4,7 @@ struct RepoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repo",
         abstract: "Create a backup repository and manage its keys.",
-        subcommands: [RepoInitCommand.self, RepoKeyCommand.self]
+        subcommands: [RepoInitCommand.self, RepoKeyCommand.self, RepoGCCommand.self, RepoExpireCommand.self]
     )
 }
 

@@ -47,6 +47,9 @@ public enum BaseBackup {
             started = Date()
             id = backupId(started)
         }
+        // Shared: other backups may run alongside; gc and expire wait until this one has committed or died.
+        let lock = try RepositoryLock.acquire(repository, .shared, timeout: 600)
+        defer { withExtendedLifetime(lock) {} }
         let connection = try ReplicationConnection(conninfo: options.conninfo)
         defer { connection.close() }
         let identity = try connection.identifySystem()

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Engine
+import Repository
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check that backups and their WAL are complete (and, with --read-data, intact).",
+        discussion: "Lists every problem by backup, file and object. Exit 0 when all is well, 3 when anything is missing or damaged."
+    )
+
+    @OptionGroup var repository: RepositoryArguments
+
+    @Option(help: "Only this backup (default: all).")
+    var backup: String?
+
+    @Flag(name: .customLong("read-data"), help: "Read, decrypt and hash every chunk and WAL segment, not just check they exist.")
+    var readData = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let opened = try RepositoryAccess.open(repository.options)
+        let report: VerifyReport
+        do {
+            report = try opened.verify(backup: backup, readData: readData)
+        } catch {
+            throw LifeboatError(error)
+        }
+        if json {
+            try Console.json(report)
+        } else {
+            for problem in report.problems { Console.out(problem.description) }
+            if report.problems.isEmpty && TransferReport.isTerminal {
+                Console.out("ok: \(report.backups.count) backups, \(report.chunksChecked) chunks, "
+                    + "\(report.walSegmentsChecked) WAL segments\(readData ? " read and checked" : " present")")
+            }
+        }
+        if !report.problems.isEmpty {
+            if !json { Console.error("\(report.problems.count) problems found in \(opened.location)") }
+            throw ExitCode(ExitCodes.damaged)
+        }
+    }
+}
