@@ -1,4 +1,5 @@
 import Foundation
+import Plans
 import Repository
 
 /// Where a repository is and how to open it, as given on the command line or in the environment.
@@ -9,6 +10,8 @@ public struct RepositoryOptions: Sendable {
     public var passphraseFile: String?
     /// A key file from `repo key export` (`--key-file`, else `LIFEBOAT_KEY_FILE`); needs no key derivation.
     public var keyFile: String?
+    /// A passphrase already in hand (from a plan's inventory, resolved when the step runs).
+    public var passphrase: [UInt8]?
     public var environment: [String: String]
 
     public init(location: String? = nil, passphraseFile: String? = nil, keyFile: String? = nil,
@@ -62,8 +65,9 @@ public enum RepositoryAccess {
             if let keyFile = options.keyFile ?? options.environment["LIFEBOAT_KEY_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
                 return try BackupRepository.open(at: location, credential: .keyFile(keyFile))
             }
-            let secret = try passphrase(options, file: options.passphraseFile, variable: "LIFEBOAT_PASSPHRASE",
-                                        prompt: "passphrase for \(location)")
+            let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile,
+                                                              variable: "LIFEBOAT_PASSPHRASE",
+                                                              prompt: "passphrase for \(location)")
             return try BackupRepository.open(at: location, credential: .passphrase(secret))
         } catch let error as RepositoryError {
             throw LifeboatError(error)
@@ -109,5 +113,24 @@ extension LifeboatError {
         default: .runFailed
         }
         self.init(code, error.message, hint: error.hint)
+    }
+}
+
+extension RepositoryAccess {
+    /// Opens the inventory repository a step names, reading its secrets now.
+    public static func open(_ entry: InventoryEntry, secrets: SecretResolver) throws -> BackupRepository {
+        guard let location = try entry.fields["location"]?.stringValue.map({ try secrets.resolve($0) }) else {
+            throw LifeboatError(.invalidInput, "repository '\(entry.name)' has no location")
+        }
+        var options = RepositoryOptions(location: location, environment: secrets.environment)
+        if let keyFile = entry.fields["key_file"]?.stringValue {
+            options.keyFile = try secrets.resolve(keyFile)
+        } else if let passphrase = entry.fields["passphrase"]?.stringValue {
+            options.passphrase = Array(try secrets.resolve(passphrase).utf8)
+        } else {
+            throw LifeboatError(.invalidInput, "repository '\(entry.name)' has neither a passphrase nor a key_file",
+                                hint: "add passphrase: ${env:NAME} or key_file: PATH to it in \(entry.location.file)")
+        }
+        return try open(options)
     }
 }

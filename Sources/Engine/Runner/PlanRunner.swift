@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Plans
+import Repository
 
 /// Runs a plan's step graph and records everything in the catalog.
 ///
@@ -262,6 +263,7 @@ private struct Execution: Sendable {
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? LifeboatError { return error.message }
+        if let error = error as? RepositoryError { return error.message }
         return String(describing: error)
     }
 

@@ -22,7 +22,9 @@ public struct StepRegistry: Sendable {
     }
 
     /// Every step type this build of Lifeboat ships.
-    public static let standard = StepRegistry([ExecStep.type, ApprovalStep.type])
+    public static let standard = StepRegistry([
+        ExecStep.type, ApprovalStep.type, PostgresBackupStep.type, RepositoryExpireStep.type,
+    ])
 
     public subscript(name: String) -> StepType? { types[name] }
 

@@ -89,6 +89,11 @@ struct ValueDecoder {
             }
             return failed ? nil : .list(items)
 
+        case .object(let fields):
+            guard case .mapping = node else { return mismatch() }
+            guard let values = decodeFields(node, specs: fields, what: "'\(name)'") else { return nil }
+            return .map(fields.compactMap { field in values[field.name].map { .init(key: field.name, value: $0) } })
+
         case .stringMap:
             guard case .mapping(let mapping) = node else { return mismatch() }
             var entries: [ParameterValue.MapEntry] = []

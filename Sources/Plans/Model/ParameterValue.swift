@@ -30,6 +30,11 @@ public indirect enum ParameterValue: Sendable, Hashable {
     public var mapValue: [MapEntry]? { if case .map(let value) = self { value } else { nil } }
     public var referenceName: String? { if case .reference(_, let name) = self { name } else { nil } }
 
+    /// The value under `key` of a mapping.
+    public subscript(key: String) -> ParameterValue? {
+        mapValue?.first { $0.key == key }?.value
+    }
+
     /// Every secret reference inside this value.
     public var secretReferences: [SecretReference] {
         switch self {

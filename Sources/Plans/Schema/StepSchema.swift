@@ -13,6 +13,8 @@ public indirect enum ParameterType: Sendable, Hashable {
     case list(ParameterType)
     /// A mapping from names to strings (e.g. environment variables, HTTP headers).
     case stringMap
+    /// A mapping with known keys, each of its own type (e.g. `keep: {last: 7, daily: 14}`).
+    case object([ParameterSpec])
 
     /// How the type reads in messages.
     public var summary: String {
@@ -26,6 +28,7 @@ public indirect enum ParameterType: Sendable, Hashable {
         case .reference(let kind): "the name of a \(kind.noun) from the inventory"
         case .list(let element): "a list of " + element.pluralSummary
         case .stringMap: "a mapping of names to strings"
+        case .object(let fields): "a mapping with the keys " + fields.map(\.name).joined(separator: ", ")
         }
     }
 
@@ -88,6 +91,7 @@ public enum InventorySchemas {
             [
                 ParameterSpec("location", .string, required: true, "a directory path"),
                 ParameterSpec("passphrase", .string, "use ${env:NAME} or ${file:PATH}"),
+                ParameterSpec("key_file", .string, "a key file from `lifeboat repo key export` (instead of a passphrase)"),
             ]
         case .git:
             [

@@ -26,6 +26,10 @@ public struct QueryResult: Sendable, Equatable {
 /// A `PGconn` is not thread-safe; this class is deliberately not `Sendable`, so one task owns it at a time.
 public final class PostgresConnection {
     private var handle: OpaquePointer?
+    private let notices = NoticeSink()
+
+    /// Server notices received so far (not printed).
+    public var serverNotices: [String] { notices.messages }
 
     /// Connects with a libpq connection string (`host=... port=... user=... dbname=...`).
     public init(conninfo: String) throws {
@@ -36,6 +40,7 @@ public final class PostgresConnection {
             throw PostgresError(message: "cannot connect: \(message)")
         }
         handle = conn
+        notices.install(on: conn)
     }
 
     deinit { close() }

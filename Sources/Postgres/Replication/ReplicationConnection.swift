@@ -12,6 +12,11 @@ public struct SystemIdentity: Sendable, Equatable {
 /// Not thread-safe and not `Sendable`: one thread drives it.
 public final class ReplicationConnection {
     private var handle: OpaquePointer?
+    private let notices = NoticeSink()
+
+    /// Server notices (e.g. "all required WAL segments have been archived"), kept instead of printed: libpq's
+    /// default prints them to standard error, which would break cron's silence.
+    public var serverNotices: [String] { notices.messages }
 
     /// Connects with `conninfo` plus `replication=true` (works for key=value strings and postgres:// URIs).
     public init(conninfo: String) throws(PostgresError) {
@@ -28,6 +33,7 @@ public final class ReplicationConnection {
             throw PostgresError(message: "cannot open a replication connection: \(message.trimmed)")
         }
         handle = conn
+        notices.install(on: conn)
     }
 
     deinit { close() }
@@ -183,5 +189,19 @@ extension String {
             rest = rest[range.upperBound...]
         }
         return result + rest
+    }
+}
+
+/// Collects a connection's notices through libpq's notice receiver (context passed as `Unmanaged` userdata; the
+/// connection owns the sink, so it outlives every callback).
+final class NoticeSink {
+    private(set) var messages: [String] = []
+
+    func install(on connection: OpaquePointer) {
+        PQsetNoticeReceiver(connection, { context, result in
+            guard let context, let result else { return }
+            let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+            sink.messages.append(String(cString: PQresultErrorMessage(result)).trimmed)
+        }, Unmanaged.passUnretained(self).toOpaque())
     }
 }

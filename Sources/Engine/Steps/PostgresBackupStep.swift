@@ -1,0 +1,109 @@
+import Foundation
+import Plans
+import Postgres
+import Repository
+
+/// `postgres.backup`: a base backup of an inventory database into an inventory repository.
+enum PostgresBackupStep {
+    static let schema = StepSchema(
+        name: "postgres.backup",
+        summary: "take a compressed, encrypted, deduplicated base backup of a PostgreSQL server",
+        parameters: [
+            ParameterSpec("database", .reference(.databases), required: true),
+            ParameterSpec("repository", .reference(.repositories), required: true),
+            ParameterSpec("checkpoint", .choice(["fast", "spread"]), "fast (default) or spread"),
+        ],
+        example: "    with: { database: orders, repository: primary }"
+    )
+
+    static let type = StepType(schema: schema) { context in try await run(context) }
+
+    static func run(_ context: StepContext) async throws {
+        let database = try context.inventoryEntry(.databases, "database")
+        let repositoryEntry = try context.inventoryEntry(.repositories, "repository")
+        let conninfo = try Conninfo.build(database, secrets: context.secrets)
+        let repository = try RepositoryAccess.open(repositoryEntry, secrets: context.secrets)
+        let fast = context.step.parameters["checkpoint"]?.stringValue?.literalValue != "spread"
+        let manifest = try await Blocking.run { stop in
+            var options = BaseBackup.Options(conninfo: conninfo, source: database.name)
+            options.fastCheckpoint = fast
+            options.shouldStop = { stop.isSet }
+            return try BaseBackup.run(into: repository, options: options)
+        }
+        let stats = manifest.statistics
+        context.output.note("backup \(manifest.id) of \(database.name) into \(repositoryEntry.name): "
+            + "\(stats.logicalBytes) bytes in \(stats.files) files, \(stats.newChunks) of \(stats.chunks) chunks new "
+            + "(\(stats.newStoredBytes) bytes stored), LSN \(manifest.startLSN) to \(manifest.stopLSN)")
+    }
+}
+
+/// `repository.expire`: apply a retention policy to an inventory repository.
+enum RepositoryExpireStep {
+    static let keepFields = ["last", "daily", "weekly", "monthly", "yearly"].map { ParameterSpec($0, .integer(0...10_000)) }
+
+    static let schema = StepSchema(
+        name: "repository.expire",
+        summary: "remove backups a retention policy does not keep, the WAL only they needed, and unused chunks",
+        parameters: [
+            ParameterSpec("repository", .reference(.repositories), required: true),
+            ParameterSpec("keep", .object(keepFields), required: true, "how many backups to keep, e.g. {daily: 7, weekly: 4}"),
+        ],
+        example: "    with: { repository: primary, keep: { daily: 7, weekly: 4, monthly: 12 } }"
+    )
+
+    static let type = StepType(schema: schema) { context in try await run(context) }
+
+    static func run(_ context: StepContext) async throws {
+        let entry = try context.inventoryEntry(.repositories, "repository")
+        let keep = context.step.parameters["keep"]
+        let policy = RetentionPolicy(last: keep?["last"]?.integerValue, daily: keep?["daily"]?.integerValue,
+                                     weekly: keep?["weekly"]?.integerValue, monthly: keep?["monthly"]?.integerValue,
+                                     yearly: keep?["yearly"]?.integerValue)
+        let repository = try RepositoryAccess.open(entry, secrets: context.secrets)
+        let report = try await Blocking.run { _ in
+            do {
+                return try repository.expire(policy)
+            } catch let error as RepositoryError {
+                throw LifeboatError(error)
+            }
+        }
+        context.output.note("kept \(report.kept.count) backups, removed \(report.removed.count)"
+            + (report.removed.isEmpty ? "" : " (\(report.removed.joined(separator: ", ")))")
+            + ", \(report.walRemoved) WAL files and \(report.garbage?.chunksRemoved ?? 0) chunks")
+    }
+}
+
+extension StepContext {
+    /// The inventory entry a reference parameter names (checked when the plan was loaded).
+    func inventoryEntry(_ kind: InventoryKind, _ parameter: String) throws -> InventoryEntry {
+        guard let name = step.parameters[parameter]?.referenceName, let entry = plan.inventory.entry(kind, name) else {
+            throw LifeboatError(.invalidInput, "step '\(step.id)' names no \(kind.noun) in '\(parameter)'")
+        }
+        return entry
+    }
+}
+
+/// libpq connection strings from inventory databases.
+enum Conninfo {
+    static func build(_ entry: InventoryEntry, secrets: SecretResolver) throws -> String {
+        var parts: [String] = []
+        for key in ["host", "port", "user", "dbname", "password", "sslmode"] {
+            guard let value = entry.fields[key] else { continue }
+            let text: String
+            if let template = value.stringValue {
+                text = try secrets.resolve(template)
+            } else if let number = value.integerValue {
+                text = String(number)
+            } else {
+                continue
+            }
+            parts.append("\(key)=\(quote(text))")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// libpq quoting: single quotes around the value, backslash before `'` and `\`.
+    static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
