@@ -27,9 +27,27 @@ struct BackupMaintenanceTests {
             try pgbench(source, scale: 8)
             let process = try setup.bench.cli.start(["backup", "--conninfo", source.conninfo(), "--repo", setup.repo,
                                                      "--key-file", setup.keyFile])
-            #expect(await eventually(30) { chunkFiles(setup.repo).count >= 20 })
+            // Freeze the server's WAL sender mid-stream, so the kill lands while the backup is half done.
+            let db = try source.connect()
+            var sender: Int32 = 0
+            #expect(await eventually(30) {
+                sender = Int32((try? db.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender'").scalar ?? nil) ?? "") ?? 0
+                return sender > 0
+            })
+            var frozen = false
+            for _ in 0..<400 where sender > 0 {
+                kill(sender, SIGSTOP)
+                if chunkFiles(setup.repo).count >= 20 {
+                    frozen = true
+                    break
+                }
+                kill(sender, SIGCONT)
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(frozen, "the backup finished before it could be interrupted")
             process.signal(SIGKILL)
             #expect(process.wait().status == 128 + SIGKILL)
+            kill(sender, SIGCONT)
 
             let listed = try setup.lifeboat(["backup", "list", "--json"])
             #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]"
