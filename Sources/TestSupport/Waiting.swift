@@ -16,3 +16,11 @@ public func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async ->
     }
     return condition()
 }
+
+/// Runs `body` on a thread of its own. For timing-sensitive polling in tests: the shared concurrency pool (two
+/// threads on a two-core machine) may be busy with other tests' blocking waits for seconds.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -27,27 +28,27 @@ struct BackupMaintenanceTests {
             try pgbench(source, scale: 8)
             let process = try setup.bench.cli.start(["backup", "--conninfo", source.conninfo(), "--repo", setup.repo,
                                                      "--key-file", setup.keyFile])
-            // Freeze the server's WAL sender mid-stream, so the kill lands while the backup is half done.
-            let db = try source.connect()
-            var sender: Int32 = 0
-            #expect(await eventually(30) {
-                sender = Int32((try? db.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender'").scalar ?? nil) ?? "") ?? 0
-                return sender > 0
-            })
-            var frozen = false
-            for _ in 0..<400 where sender > 0 {
-                kill(sender, SIGSTOP)
-                if chunkFiles(setup.repo).count >= 20 {
-                    frozen = true
-                    break
+            // Freeze the server's WAL sender mid-stream, so the kill lands while the backup is half done. The
+            // polling runs on its own thread so that a busy test pool cannot make it miss the backup.
+            let conninfo = source.conninfo(), repo = setup.repo
+            let (frozen, sender) = try await onOwnThread { () throws -> (Bool, Int32) in
+                let db = try PostgresConnection(conninfo: conninfo)
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline {
+                    let pid = Int32((try db.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender'").scalar) ?? "") ?? 0
+                    if pid > 0 {
+                        kill(pid, SIGSTOP)
+                        if chunkFiles(repo).count >= 20 { return (true, pid) }
+                        kill(pid, SIGCONT)
+                    }
+                    usleep(2_000)
                 }
-                kill(sender, SIGCONT)
-                try await Task.sleep(for: .milliseconds(5))
+                return (false, 0)
             }
             #expect(frozen, "the backup finished before it could be interrupted")
             process.signal(SIGKILL)
             #expect(process.wait().status == 128 + SIGKILL)
-            kill(sender, SIGCONT)
+            if sender > 0 { kill(sender, SIGCONT) }
 
             let listed = try setup.lifeboat(["backup", "list", "--json"])
             #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]"
