@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Benchmark: Lifeboat backup and restore against the compute limit (tar | zstd | openssl), pg_basebackup piped
+# through zstd and openssl, and pgBackRest — same machine, same data, same run. Not part of the test suite.
+#
+#   Scripts/bench.sh                 # pgbench scale 100 (about 1.5 GB) and a random-bytes table of about the same size
+#   SCALE=20 Scripts/bench.sh        # smaller, quicker
+#
+# Prints a table: seconds, MB/s (logical data directory size / seconds), CPU seconds, peak RSS, ratio to Lifeboat.
+# Needs root (PostgreSQL runs as the postgres user). Installs pgbackrest, zstd and time if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE="${SCALE:-100}"
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (the servers run as the postgres user)" >&2; exit 2; }
+
+Scripts/bootstrap.sh
+for package in pgbackrest zstd time; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+done
+swift build --quiet -c release
+LIFEBOAT="$PWD/.build/release/lifeboat"
+BIN=/usr/lib/postgresql/15/bin
+
+WORK=$(mktemp -d /tmp/lifeboat-bench-XXXXXX)
+chmod 755 "$WORK"
+cleanup() {
+    for data in "$WORK"/*/pgdata "$WORK"/restore-*; do
+        [ -f "$data/postmaster.pid" ] && runuser -u postgres -- "$BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+as_pg() { runuser -u postgres -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+# measure DATASET TOOL COMMAND...: wall seconds, CPU seconds (user+sys, children included), peak RSS of the largest process.
+measure() {
+    local dataset="$1" tool="$2"; shift 2
+    local out="$WORK/time.out"
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    /usr/bin/time -f "%e %U %S %M" -o "$out" "$@" >/dev/null
+    read -r wall user sys rss < "$out"
+    echo -e "$dataset\t$tool\t$wall\t$(echo "$user + $sys" | bc)\t$((rss / 1024))" >> "$RESULTS"
+    echo "  $tool: ${wall}s"
+}
+
+# Loaders: load_NAME SOCKET_DIR PORT
+load_pgbench() {
+    as_pg "$BIN/pgbench" -i -s "$SCALE" -q -h "$1" -p "$2" -U postgres postgres
+}
+load_random() {
+    # Random bytes do not compress; EXTERNAL storage keeps PostgreSQL from trying.
+    as_pg psql -h "$1" -p "$2" -U postgres -q -c "CREATE EXTENSION pgcrypto" \
+        -c "CREATE TABLE r (id int, payload bytea); ALTER TABLE r ALTER payload SET STORAGE EXTERNAL" \
+        -c "INSERT INTO r SELECT g, gen_random_bytes(1000) FROM generate_series(1, $((SCALE * 14000))) g"
+}
+
+run_dataset() {
+    local name="$1"
+    local dir="$WORK/$name" port
+    port=$(free_port)
+    install -d -o postgres -g postgres "$dir/pgdata" "$dir/sock"
+    install -d -o postgres -g postgres -m 700 "$dir/lifeboat-repo" "$dir/pgbackrest-repo" "$dir/pgbackrest-log"
+    as_pg "$BIN/initdb" -D "$dir/pgdata" -A trust -U postgres >/dev/null
+    local key="$dir/lifeboat.key" pass="$dir/passphrase"
+    echo "bench passphrase" > "$pass"
+    rmdir "$dir/lifeboat-repo"
+    "$LIFEBOAT" repo init --repo "$dir/lifeboat-repo" --passphrase-file "$pass" >/dev/null
+    "$LIFEBOAT" repo key export --repo "$dir/lifeboat-repo" --passphrase-file "$pass" --to "$key" >/dev/null
+    chown -R postgres:postgres "$dir/lifeboat-repo" "$key"
+    cat > "$dir/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$dir/pgbackrest-repo
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass=bench-cipher-passphrase
+compress-type=zst
+compress-level=3
+process-max=2
+repo1-retention-full=99
+log-path=$dir/pgbackrest-log
+log-level-console=warn
+start-fast=y
+
+[bench]
+pg1-path=$dir/pgdata
+pg1-port=$port
+pg1-socket-path=$dir/sock
+CONF
+    chown postgres:postgres "$dir/pgbackrest.conf"
+    local pgbr="pgbackrest --config=$dir/pgbackrest.conf --stanza=bench"
+    cat >> "$dir/pgdata/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/sock'
+archive_mode = on
+archive_command = '$LIFEBOAT wal push %p --repo $dir/lifeboat-repo --key-file $key && $pgbr archive-push %p'
+max_wal_size = 4GB
+shared_buffers = 256MB
+CONF
+    as_pg "$BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/sock/log" -w start >/dev/null
+    echo "dataset $name: loading"
+    "load_$name" "$dir/sock" "$port" >/dev/null
+    as_pg psql -h "$dir/sock" -p "$port" -qc "CHECKPOINT; SELECT pg_switch_wal();" >/dev/null
+    as_pg $pgbr stanza-create >/dev/null
+    local size
+    size=$(du -sb "$dir/pgdata" | cut -f1)
+    echo -e "$name\tsize\t$size" >> "$WORK/sizes.tsv"
+    echo "dataset $name: $((size / 1000000)) MB; measuring"
+    local conn="host=$dir/sock port=$port user=postgres dbname=postgres"
+
+    measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    measure "$name" "lifeboat backup (unchanged)" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    measure "$name" "pgbackrest backup" runuser -u postgres -- $pgbr --type=full backup
+    measure "$name" "tar|zstd|openssl (limit)" bash -c \
+        "tar -C '$dir/pgdata' -cf - . | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/limit.tar.zst.enc'"
+    measure "$name" "pg_basebackup|zstd|openssl" bash -c \
+        "$BIN/pg_basebackup -h '$dir/sock' -p $port -U postgres -Ft -D - -X fetch -c fast | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/basebackup.tar.zst.enc'"
+
+    # Restores: until the restored server accepts connections.
+    local rport
+    rport=$(free_port)
+    local opts="-p $rport -k $dir/sock -c archive_mode=off"
+    install -d -o postgres -g postgres -m 700 "$WORK/restore-lb"
+    measure "$name" "lifeboat restore" bash -c \
+        "'$LIFEBOAT' restore --repo '$dir/lifeboat-repo' --key-file '$key' --to '$WORK/restore-lb' --owner postgres --no-archive \
+         && runuser -u postgres -- $BIN/pg_ctl -D '$WORK/restore-lb' -o '$opts' -l '$dir/sock/restore-lb.log' -w -t 3600 start"
+    as_pg "$BIN/pg_ctl" -D "$WORK/restore-lb" -m fast stop >/dev/null; rm -rf "$WORK/restore-lb"
+
+    install -d -o postgres -g postgres -m 700 "$WORK/restore-br"
+    measure "$name" "pgbackrest restore" bash -c \
+        "runuser -u postgres -- $pgbr --pg1-path='$WORK/restore-br' --type=immediate --target-action=promote restore \
+         && runuser -u postgres -- $BIN/pg_ctl -D '$WORK/restore-br' -o '$opts' -l '$dir/sock/restore-br.log' -w -t 3600 start"
+    as_pg "$BIN/pg_ctl" -D "$WORK/restore-br" -m fast stop >/dev/null; rm -rf "$WORK/restore-br"
+
+    install -d -o postgres -g postgres -m 700 "$WORK/restore-bb"
+    measure "$name" "pg_basebackup restore" bash -c \
+        "openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:x < '$dir/basebackup.tar.zst.enc' | zstd -d -q | tar -C '$WORK/restore-bb' -xf - \
+         && chown -R postgres:postgres '$WORK/restore-bb' && sync \
+         && runuser -u postgres -- $BIN/pg_ctl -D '$WORK/restore-bb' -o '$opts' -l '$dir/sock/restore-bb.log' -w -t 3600 start"
+    as_pg "$BIN/pg_ctl" -D "$WORK/restore-bb" -m fast stop >/dev/null; rm -rf "$WORK/restore-bb"
+
+    echo -e "$name\tstored lifeboat\t$(du -sb "$dir/lifeboat-repo" | cut -f1)" >> "$WORK/sizes.tsv"
+    echo -e "$name\tstored pgbackrest\t$(du -sb "$dir/pgbackrest-repo" | cut -f1)" >> "$WORK/sizes.tsv"
+    as_pg "$BIN/pg_ctl" -D "$dir/pgdata" -m fast stop >/dev/null
+    rm -f "$dir"/*.enc
+}
+
+run_dataset pgbench
+run_dataset random
+
+echo
+python3 - "$RESULTS" "$WORK/sizes.tsv" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+sizes = {}
+for l in open(sys.argv[2]):
+    name, what, value = l.rstrip("\n").split("\t")
+    sizes[(name, what)] = int(value)
+by = collections.OrderedDict()
+for dataset, tool, wall, cpu, rss in rows:
+    by.setdefault(dataset, []).append((tool, float(wall), float(cpu), int(rss)))
+for dataset, entries in by.items():
+    size = sizes[(dataset, "size")]
+    print(f"{dataset}: data directory {size/1e6:.0f} MB; stored: lifeboat {sizes[(dataset,'stored lifeboat')]/1e6:.0f} MB "
+          f"(both backups), pgbackrest {sizes[(dataset,'stored pgbackrest')]/1e6:.0f} MB")
+    base = {t: w for t, w, _, _ in entries}
+    print(f"  {'tool':32} {'seconds':>8} {'MB/s':>7} {'CPU-s':>7} {'RSS MB':>7} {'vs lifeboat':>12}")
+    for tool, wall, cpu, rss in entries:
+        ref = base["lifeboat restore"] if "restore" in tool else base["lifeboat backup"]
+        print(f"  {tool:32} {wall:8.1f} {size/1e6/wall:7.0f} {cpu:7.1f} {rss:7d} {wall/ref:11.2f}x")
+    print()
+PY
