@@ -26,11 +26,12 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLinux"),
 
         // MARK: - Domain modules
         .target(name: "Plans", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
-        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto"]),
+        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
 
         // MARK: - Orchestration and command line

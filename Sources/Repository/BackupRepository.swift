@@ -199,26 +199,43 @@ public final class BackupRepository: Sendable {
 
     static func chunkPath(_ id: String) -> String { "chunks/\(id.prefix(2))/\(id)" }
 
-    /// Stores a chunk unless one with the same content is there. Returns its id and the bytes written (0 if present).
-    /// The folder is not synced here: call `syncChunkFolders` before writing anything that refers to new chunks.
+    /// Stores one chunk durably unless one with the same content is there. Returns its id and the bytes written
+    /// (0 if present). Backups stage many chunks and publish them together instead (`stageChunk`, `publish`).
     public func putChunk(_ plaintext: UnsafeRawBufferPointer) throws(RepositoryError) -> (id: String, written: Int) {
         let id = chunkId(plaintext)
         let path = Self.chunkPath(id)
         if store.exists(path) { return (id, 0) }
         let object = codec.seal(plaintext, kind: .chunk, name: id)
-        let created = try store.write(path, object, mode: .createNew, syncDirectory: false)
+        let created = try store.write(path, object, mode: .createNew)
         return (id, created ? object.count : 0)
     }
 
-    /// Makes every chunk written so far durable by name (fsync of the chunk folders).
-    public func syncChunkFolders() throws(RepositoryError) {
-        for folder in store.list("chunks") {
-            try store.syncDirectory(store.path("chunks/" + folder))
-        }
-        if store.exists("chunks") { try store.syncDirectory(store.path("chunks")) }
+    public func hasChunk(_ id: String) -> Bool { store.exists(Self.chunkPath(id)) }
+
+    /// Writes a chunk under a temporary name, unsynced, unless it is in the repository or already staged. Staged
+    /// chunks get their names only in `publish(_:)`, after one file-system sync: a chunk name never points at data
+    /// that a crash could have lost, so deduplication can trust every name it finds.
+    public func stageChunk(_ plaintext: UnsafeRawBufferPointer, in staging: ChunkStaging) throws(RepositoryError)
+        -> (id: String, written: Int) {
+        let id = chunkId(plaintext)
+        let path = Self.chunkPath(id)
+        if store.exists(path) || !staging.claim(id) { return (id, 0) }
+        let object = codec.seal(plaintext, kind: .chunk, name: id)
+        let temporary = try store.stage(path, object)
+        staging.record(id, temporary)
+        return (id, object.count)
     }
 
-    public func hasChunk(_ id: String) -> Bool { store.exists(Self.chunkPath(id)) }
+    /// Makes staged chunks durable and gives them their names: sync, link every one, sync again.
+    public func publish(_ staging: ChunkStaging) throws(RepositoryError) {
+        let staged = staging.all
+        guard !staged.isEmpty else { return }
+        try FileSystemSync.syncAll(location)
+        for (id, temporary) in staged {
+            try store.publish(temporary, as: Self.chunkPath(id))
+        }
+        try FileSystemSync.syncAll(location)
+    }
 
     /// A chunk's plaintext, checked: it authenticates, and its keyed hash equals its id.
     public func chunk(_ id: String) throws(RepositoryError) -> [UInt8] {
@@ -245,3 +262,29 @@ public final class BackupRepository: Sendable {
         return try codec.open(bytes, kind: kind, name: path)
     }
 }
+
+/// The chunks one backup has staged and not yet published.
+public final class ChunkStaging: Sendable {
+    private let staged = Mutex<[String: String]>([:])
+
+    public init() {}
+
+    /// True when `id` was not staged before (the caller then writes it).
+    func claim(_ id: String) -> Bool {
+        staged.withLock { map in
+            if map[id] != nil { return false }
+            map[id] = ""
+            return true
+        }
+    }
+
+    func record(_ id: String, _ temporary: String) {
+        staged.withLock { $0[id] = temporary }
+    }
+
+    var all: [(String, String)] {
+        staged.withLock { map in map.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) } }
+    }
+}
+
+import Synchronization

@@ -139,7 +139,6 @@ public enum BaseBackup {
         if !includeWAL {
             try waitForArchive(segments, in: repository, timeout: options.archiveWait)
         }
-        try repository.syncChunkFolders()
         let manifestFiles = files.map { pending in
             var file = pending.file
             file.chunks = pending.slots.map { stored.ids[$0] }

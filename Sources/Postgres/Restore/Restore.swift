@@ -137,11 +137,14 @@ public enum Restore {
             try copyArchivedWAL(manifest, into: options.destination + "/pg_wal", repository: repository, owner: options.owner)
         }
         try writeRecoverySettings(manifest: manifest, options: options)
-        // Files were fsynced as they were closed; now the folders, so that every name is durable.
-        for file in manifest.files where file.kind == "directory" {
-            syncFolder((roots[file.archive] ?? options.destination) + "/" + file.path)
+        // One flush for every file and folder written (per file system), instead of an fsync per file.
+        for root in Set(roots.values) {
+            do {
+                try FileSystemSync.syncAll(root)
+            } catch {
+                throw RestoreError(description: error.message, damaged: false)
+            }
         }
-        for root in roots.values { syncFolder(root) }
         return Summary(backup: manifest, files: regular.count, bytes: total, seconds: Date().timeIntervalSince(started))
     }
 
@@ -173,9 +176,6 @@ public enum Restore {
                 offset += count
             }
             written += Int64(plaintext.count)
-        }
-        guard fdatasync(descriptor) == 0 else {
-            throw RestoreError(description: "cannot fsync \(path): \(String(cString: strerror(errno)))", damaged: false)
         }
         guard written == file.size else {
             throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(written) bytes restored, "
@@ -265,12 +265,6 @@ public enum Restore {
         }
     }
 
-    private static func syncFolder(_ path: String) {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        defer { close(descriptor) }
-        _ = fsync(descriptor)
-    }
 
     /// ISO 8601 (`2026-11-26T02:30:00Z`) or PostgreSQL style (`2026-11-26 02:30:00+00`).
     public static func parseTime(_ text: String) -> Date? {

@@ -14,6 +14,7 @@ public final class ChunkPipeline: Sendable {
     }
 
     private let repository: BackupRepository
+    private let staging = ChunkStaging()
     private let state = Mutex(State())
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
@@ -39,7 +40,7 @@ public final class ChunkPipeline: Sendable {
                 group.leave()
             }
             do {
-                let stored = try chunk.withUnsafeBytes { try repository.putChunk($0) }
+                let stored = try chunk.withUnsafeBytes { try repository.stageChunk($0, in: staging) }
                 state.withLock { state in
                     state.ids[slot] = stored.id
                     if stored.written > 0 {
@@ -56,12 +57,15 @@ public final class ChunkPipeline: Sendable {
         return slot
     }
 
-    /// Waits for every queued chunk; returns the ids by slot, and how many chunks and bytes were new.
+    /// Waits for every queued chunk and publishes the new ones (durable, named); returns the ids by slot, and how
+    /// many chunks and bytes were new. Only then may a manifest refer to them.
     public func finish() throws(RepositoryError) -> (ids: [String], newChunks: Int, newBytes: Int64) {
         group.wait()
-        return try state.withLock { state throws(RepositoryError) in
+        let result = try state.withLock { state throws(RepositoryError) in
             if let error = state.firstError { throw error }
             return (state.ids.map { $0! }, state.newChunks, state.newBytes)
         }
+        try repository.publish(staging)
+        return result
     }
 }

@@ -86,6 +86,37 @@ public struct FileStore: Sendable {
         return true
     }
 
+    /// Writes `bytes` under a temporary name in the folder of `relative`, without fsync; returns the temporary path.
+    /// `FileSystemSync.syncAll` and then `publish` make it durable and give it its name (see `BackupRepository`).
+    public func stage(_ relative: String, _ bytes: [UInt8]) throws(RepositoryError) -> String {
+        let full = path(relative)
+        let folder = (full as NSString).deletingLastPathComponent
+        try makeFolder(folder)
+        let temporary = folder + "/.tmp-" + SecureRandom.hex(8)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw Self.ioError("cannot create \(temporary)") }
+        defer { close(descriptor) }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                unlink(temporary)
+                throw Self.ioError("cannot write \(temporary)")
+            }
+            done += count
+        }
+        return temporary
+    }
+
+    /// Gives a staged (and already synced) file its name; an existing name is kept (same content by construction).
+    public func publish(_ temporary: String, as relative: String) throws(RepositoryError) {
+        defer { unlink(temporary) }
+        if link(temporary, path(relative)) != 0 && errno != EEXIST {
+            throw Self.ioError("cannot link \(temporary) to \(path(relative))")
+        }
+    }
+
     /// Makes renames and links in `folder` durable.
     public func syncDirectory(_ folder: String) throws(RepositoryError) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
