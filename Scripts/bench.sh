@@ -57,6 +57,19 @@ load_random() {
         -c "INSERT INTO r SELECT g, gen_random_bytes(1000) FROM generate_series(1, $((SCALE * 14000))) g"
 }
 
+# Waits until the archiver has caught up, so that no tool's backup waits for another's WAL backlog.
+wait_archived() {
+    local sock="$1" port="$2" current last
+    current=$(as_pg psql -h "$sock" -p "$port" -U postgres -Atc "SELECT pg_walfile_name(pg_switch_wal())")
+    for _ in $(seq 1 600); do
+        last=$(as_pg psql -h "$sock" -p "$port" -U postgres -Atc "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+        [[ "$last" > "$current" || "$last" == "$current" ]] && return 0
+        sleep 0.5
+    done
+    echo "bench: the archiver did not catch up" >&2
+    return 1
+}
+
 run_dataset() {
     local name="$1"
     local dir="$WORK/$name" port
@@ -110,8 +123,11 @@ CONF
     echo "dataset $name: $((size / 1000000)) MB; measuring"
     local conn="host=$dir/sock port=$port user=postgres dbname=postgres"
 
+    wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup (unchanged)" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    wait_archived "$dir/sock" "$port"
     measure "$name" "pgbackrest backup" runuser -u postgres -- $pgbr --type=full backup
     measure "$name" "tar|zstd|openssl (limit)" bash -c \
         "tar -C '$dir/pgdata' -cf - . | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/limit.tar.zst.enc'"
