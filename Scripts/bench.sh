@@ -118,10 +118,25 @@ CONF
     as_pg psql -h "$dir/sock" -p "$port" -qc "CHECKPOINT; SELECT pg_switch_wal();" >/dev/null
     as_pg $pgbr stanza-create >/dev/null
     local size
-    size=$(du -sb "$dir/pgdata" | cut -f1)
+    # The data a backup carries: the data directory without pg_wal (no tool here copies pg_wal's contents).
+    size=$(( $(du -sb "$dir/pgdata" | cut -f1) - $(du -sb "$dir/pgdata/pg_wal" | cut -f1) ))
     echo -e "$name\tsize\t$size" >> "$WORK/sizes.tsv"
     echo "dataset $name: $((size / 1000000)) MB; measuring"
     local conn="host=$dir/sock port=$port user=postgres dbname=postgres"
+
+    # archive_command speed: real segments from pg_wal pushed one process each, as PostgreSQL's archiver does.
+    local walrepo="$dir/wal-bench-repo" segments count start end
+    "$LIFEBOAT" repo init --repo "$walrepo" --passphrase-file "$pass" >/dev/null
+    "$LIFEBOAT" repo key export --repo "$walrepo" --passphrase-file "$pass" --to "$dir/wal-bench.key" >/dev/null
+    segments=$(ls "$dir/pgdata/pg_wal" | grep -E '^[0-9A-F]{24}$' | head -32)
+    count=$(echo "$segments" | wc -l)
+    start=$(date +%s.%N)
+    for segment in $segments; do
+        "$LIFEBOAT" wal push "$dir/pgdata/pg_wal/$segment" --repo "$walrepo" --key-file "$dir/wal-bench.key"
+    done
+    end=$(date +%s.%N)
+    echo -e "$name\twal push\t$(echo "$count / ($end - $start)" | bc -l)" >> "$WORK/wal.tsv"
+    rm -rf "$walrepo"
 
     wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
@@ -130,7 +145,7 @@ CONF
     wait_archived "$dir/sock" "$port"
     measure "$name" "pgbackrest backup" runuser -u postgres -- $pgbr --type=full backup
     measure "$name" "tar|zstd|openssl (limit)" bash -c \
-        "tar -C '$dir/pgdata' -cf - . | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/limit.tar.zst.enc'"
+        "tar -C '$dir/pgdata' --exclude=./pg_wal -cf - . | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/limit.tar.zst.enc'"
     measure "$name" "pg_basebackup|zstd|openssl" bash -c \
         "$BIN/pg_basebackup -h '$dir/sock' -p $port -U postgres -Ft -D - -X fetch -c fast | zstd -3 -T2 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:x > '$dir/basebackup.tar.zst.enc'"
 
@@ -167,7 +182,7 @@ run_dataset pgbench
 run_dataset random
 
 echo
-python3 - "$RESULTS" "$WORK/sizes.tsv" <<'PY'
+python3 - "$RESULTS" "$WORK/sizes.tsv" "$WORK/wal.tsv" <<'PY'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 sizes = {}
@@ -187,4 +202,7 @@ for dataset, entries in by.items():
         ref = base["lifeboat restore"] if "restore" in tool else base["lifeboat backup"]
         print(f"  {tool:32} {wall:8.1f} {size/1e6/wall:7.0f} {cpu:7.1f} {rss:7d} {wall/ref:11.2f}x")
     print()
+for l in open(sys.argv[3]):
+    name, what, value = l.rstrip("\n").split("\t")
+    print(f"{name}: lifeboat wal push (archive_command, one process per 16 MiB segment, key file): {float(value):.1f} segments/s")
 PY
