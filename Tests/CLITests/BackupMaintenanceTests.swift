@@ -118,6 +118,40 @@ struct BackupMaintenanceTests {
         }
     }
 
+    @Test("verify follows the WAL chain onto the timeline a promoted restore started, and finds a gap there")
+    func timelines() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", source.conninfo()]).status == 0)
+            try db.query("INSERT INTO t VALUES (0)")
+            try await waitForArchive(db)
+            source.stop()
+
+            // The restored server is promoted onto timeline 2 and archives into the same repository.
+            let restored = try await setup.restoreAndStart(["--target", "immediate"], archiving: true)
+            defer { restored.stop() }
+            let promoted = try restored.connect()
+            for _ in 0..<2 {
+                try promoted.query("INSERT INTO t VALUES (1)")
+                try await waitForArchive(promoted)
+            }
+            let timeline2 = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/00000002").sorted()
+            #expect(timeline2.contains("00000002.history"))
+            let segments = timeline2.filter { $0.count == 24 }
+            #expect(segments.count >= 2)
+
+            let ok = try setup.lifeboat(["verify", "--json"])
+            #expect(ok.status == 0, "\(ok.stdout)")
+            let gone = try #require(segments.first)
+            try FileManager.default.removeItem(atPath: setup.repo + "/wal/00000002/" + gone)
+            let gap = try setup.lifeboat(["verify"])
+            #expect(gap.status == 3)
+            #expect(gap.stdout.contains("WAL \(gone): missing: a gap in the archive"))
+        }
+    }
+
     @Test("expire keeps exactly the policy's backups and the WAL they need")
     func retention() async throws {
         let setup = try ArchivingSetup()

@@ -31,13 +31,13 @@ struct ArchivingSetup {
     }
 
     /// Restores into a fresh folder and starts a server on it (not archiving); waits until recovery has ended.
-    func restoreAndStart(_ extra: [String]) async throws -> PostgresCluster {
+    func restoreAndStart(_ extra: [String], archiving: Bool = false) async throws -> PostgresCluster {
         let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
         var arguments = ["restore", "--to", scratch.file("pgdata")] + extra
         if geteuid() == 0 { arguments += ["--owner", "postgres"] }
         let restored = try lifeboat(arguments)
         #expect(restored.status == 0, "\(restored.stderr)")
-        let cluster = try PostgresCluster.start(existing: scratch, options: "-c archive_mode=off")
+        let cluster = try PostgresCluster.start(existing: scratch, options: archiving ? "" : "-c archive_mode=off")
         let connection = try cluster.connect()
         let promoted = await eventually(60) { (try? connection.query("SELECT pg_is_in_recovery()").scalar) == "f" }
         #expect(promoted, "recovery did not finish:\n\(cluster.serverLog)")

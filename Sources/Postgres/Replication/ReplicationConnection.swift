@@ -1,4 +1,5 @@
 internal import CLibPQ
+import Foundation
 
 /// What `IDENTIFY_SYSTEM` reports.
 public struct SystemIdentity: Sendable, Equatable {
@@ -93,7 +94,7 @@ public final class ReplicationConnection {
     public func baseBackup(label: String, fastCheckpoint: Bool, includeWAL: Bool, waitForArchive: Bool,
                            shouldStop: () -> Bool = { false },
                            _ handle: (BackupMessage) throws -> Void) throws {
-        guard let conn = handle_ else { throw PostgresError(message: "replication connection is closed") }
+        guard let conn = self.handle else { throw PostgresError(message: "replication connection is closed") }
         let quotedLabel = label.replacingOccurrences(of: "'", with: "''")
         let command = "BASE_BACKUP (LABEL '\(quotedLabel)', CHECKPOINT '\(fastCheckpoint ? "fast" : "spread")', "
             + "PROGRESS true, WAL \(includeWAL), WAIT \(waitForArchive), TABLESPACE_MAP true, MANIFEST 'no')"
@@ -125,8 +126,6 @@ public final class ReplicationConnection {
             }
         }
     }
-
-    private var handle_: OpaquePointer? { handle }
 
     private func readCopy(_ conn: OpaquePointer, shouldStop: () -> Bool, _ handle: (BackupMessage) throws -> Void) throws {
         while true {
@@ -179,16 +178,6 @@ extension String {
         var text = Substring(self)
         while text.last == "\n" || text.last == " " { text = text.dropLast() }
         return String(text)
-    }
-
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }
 

@@ -81,8 +81,6 @@ extension BackupRepository {
         guard !manifest.walSegments.isEmpty, manifest.walSegmentSize > 0 else { return [] }
         let size = UInt64(manifest.walSegmentSize)
         let timeline = String(manifest.walSegments[0].prefix(8))
-        let names = (archive[timeline] ?? []).filter { $0.utf8.count == 24 }
-        let numbers = Set(names.compactMap { Self.segmentNumber($0, segmentSize: size) })
         guard let first = Self.segmentNumber(manifest.walSegments[0], segmentSize: size) else { return [] }
         var problems: [VerifyProblem] = []
         if !manifest.walIncluded {
@@ -103,23 +101,73 @@ extension BackupRepository {
             }
         }
         // The chain from the backup's first segment to the newest archived one must be complete for recovery to
-        // reach the newest archived point.
-        let last = numbers.filter { $0 >= first }.max() ?? first
-        if last > first {
+        // reach the newest archived point, following timeline switches recorded in `.history` files.
+        for (chainTimeline, range) in walChain(from: first, timeline: timeline, archive: archive, segmentSize: size) {
+            let present = Set((archive[chainTimeline] ?? []).filter { $0.utf8.count == 24 }
+                .compactMap { Self.segmentNumber($0, segmentSize: size) })
             var missing: [UInt64] = []
-            for number in first...last where !numbers.contains(number) { missing.append(number) }
+            for number in range where !present.contains(number) { missing.append(number) }
             for number in missing.prefix(20) {
-                let name = Self.segmentName(timeline: timeline, segment: number, segmentSize: size)
+                let name = Self.segmentName(timeline: chainTimeline, segment: number, segmentSize: size)
                 problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL \(name)",
                                               problem: "missing: a gap in the archive; recovery from this backup stops before it"))
             }
             if missing.count > 20 {
                 problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL",
-                                              problem: "\(missing.count - 20) more segments missing"))
+                                              problem: "\(missing.count - 20) more segments missing on timeline \(chainTimeline)"))
             }
-            checked += Int(last - first + 1)
+            checked += range.count
         }
         return problems
+    }
+
+    /// The segments recovery from `first` on `timeline` reads, per timeline: along the newest timeline that descends
+    /// from it (by the archived `.history` files), up to the newest archived segment.
+    func walChain(from first: UInt64, timeline: String, archive: [String: [String]], segmentSize: UInt64)
+        -> [(String, ClosedRange<UInt64>)] {
+        // Ancestry of each archived timeline: [(parent timeline, switch position)], oldest first.
+        var ancestry: [String: [(String, UInt64)]] = [:]
+        for (tli, names) in archive {
+            for name in names where name == tli + ".history" {
+                guard let bytes = try? fetchWAL(name: name) else { continue }
+                ancestry[tli] = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+                    let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                    guard fields.count >= 2, let parent = UInt32(fields[0]), !line.hasPrefix("#"),
+                          let position = Self.parseLSN(String(fields[1])) else { return nil }
+                    return (Self.hex8(UInt64(parent)), position)
+                }
+            }
+        }
+        let descendants = ancestry.filter { $0.value.contains { $0.0 == timeline } }.keys
+        guard let target = descendants.max() else {
+            let newest = (archive[timeline] ?? []).compactMap { Self.segmentNumber($0, segmentSize: segmentSize) }.max() ?? first
+            return newest > first ? [(timeline, first...newest)] : []
+        }
+        var chain: [(String, ClosedRange<UInt64>)] = []
+        var current = first
+        var started = false
+        for (parent, position) in ancestry[target] ?? [] {
+            if parent == timeline { started = true }
+            guard started else { continue }
+            let switchSegment = position / segmentSize
+            if switchSegment > current { chain.append((parent, current...(switchSegment - 1))) }
+            current = max(current, switchSegment)
+        }
+        let newest = (archive[target] ?? []).filter { $0.utf8.count == 24 }
+            .compactMap { Self.segmentNumber($0, segmentSize: segmentSize) }.max() ?? current
+        if newest >= current { chain.append((target, current...newest)) }
+        return chain
+    }
+
+    static func parseLSN(_ text: String) -> UInt64? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16) else { return nil }
+        return high << 32 | low
+    }
+
+    static func hex8(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 
     static func segmentNumber(_ name: String, segmentSize: UInt64) -> UInt64? {
