@@ -42,6 +42,12 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "OS user to own the restored files (the user PostgreSQL runs as), when running as root.")
     var owner: String?
 
+    @Flag(help: "Restore into a folder holding an older copy: rewrite only what differs, remove what the backup lacks.")
+    var delta = false
+
+    @Option(name: .customLong("tablespace"), help: "Restore a tablespace elsewhere: OID=DIR (repeatable).")
+    var tablespaces: [String] = []
+
     @Flag(name: .customLong("no-archive"), help: "Write no recovery settings: the backup alone, consistent, no WAL from the archive.")
     var noArchive = false
 
@@ -66,6 +72,14 @@ struct RestoreCommand: ParsableCommand {
         options.target = if let targetTime { .time(targetTime) } else if let targetLSN { .lsn(targetLSN) }
             else if let targetName { .name(targetName) } else if target == "immediate" { .immediate } else { .latest }
         options.targetTimeline = targetTimeline
+        options.delta = delta
+        for mapping in tablespaces {
+            let parts = mapping.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+                throw LifeboatError(.invalidInput, "--tablespace takes OID=/absolute/dir, got '\(mapping)'")
+            }
+            options.tablespaceLocations[parts[0]] = parts[1]
+        }
         if !noArchive { options.restoreCommand = try restoreCommand(opened.location) }
         if let owner {
             guard let entry = getpwnam(owner) else { throw LifeboatError(.invalidInput, "no OS user '\(owner)'") }
@@ -87,7 +101,9 @@ struct RestoreCommand: ParsableCommand {
             try Console.json(RestoreSummary(summary, destination: destination))
         } else if TransferReport.isTerminal {
             Console.out("restored backup \(summary.backup.id) into \(destination): \(summary.files) files, "
-                + "\(TransferReport.bytes(summary.bytes)) in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
+                + "\(TransferReport.bytes(summary.bytes)) written"
+                + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
+                + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
         }
     }
 
@@ -116,13 +132,20 @@ struct RestoreSummary: Encodable {
     var destination: String
     var files: Int
     var bytes: Int64
+    var reusedBytes: Int64
     var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case backup, destination, files, bytes, seconds
+        case reusedBytes = "reused_bytes"
+    }
 
     init(_ summary: Restore.Summary, destination: String) {
         backup = summary.backup.id
         self.destination = destination
         files = summary.files
         bytes = summary.bytes
+        reusedBytes = summary.reusedBytes
         seconds = summary.seconds
     }
 }

@@ -171,3 +171,69 @@ struct DeduplicationTests {
         }
     }
 }
+
+@Suite("Delta restores and tablespaces", .serialized)
+struct DeltaAndTablespaceTests {
+    @Test("--delta rewrites only what differs, removes what the backup lacks, and the result starts")
+    func delta() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t AS SELECT g, md5(g::text) AS v FROM generate_series(1, 200000) g")
+            let first = try json(try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"]))
+            try db.query("INSERT INTO t VALUES (-1, 'second backup')")
+            let second = try json(try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"]))
+
+            let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
+            let target = scratch.file("pgdata")
+            let owner = geteuid() == 0 ? ["--owner", "postgres"] : []
+            let full = try setup.lifeboat(["restore", "--backup", try #require(first["id"] as? String), "--to", target,
+                                           "--no-archive", "--json"] + owner)
+            #expect(full.status == 0, "\(full.stderr)")
+            try "stale".write(toFile: target + "/base/stale-file", atomically: true, encoding: .utf8)
+
+            let refused = try setup.lifeboat(["restore", "--to", target, "--no-archive"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("is not empty"))
+
+            let delta = try json(try setup.lifeboat(["restore", "--backup", try #require(second["id"] as? String),
+                                                     "--to", target, "--delta", "--no-archive", "--json"] + owner))
+            let written = try #require(delta["bytes"] as? Int)
+            let reused = try #require(delta["reused_bytes"] as? Int)
+            #expect(reused > 10 * written, "written \(written), reused \(reused)")
+            #expect(!FileManager.default.fileExists(atPath: target + "/base/stale-file"))
+
+            let restored = try PostgresCluster.start(existing: scratch, options: "-c archive_mode=off")
+            defer { restored.stop() }
+            let check = try restored.connect()
+            #expect(try check.query("SELECT count(*) FROM t").scalar == "200001")
+            #expect(try check.query("SELECT v FROM t WHERE g = -1").scalar == "second backup")
+        }
+    }
+
+    @Test("a tablespace is backed up and restored to another location with --tablespace")
+    func tablespace() async throws {
+        let setup = try ArchivingSetup()
+        let location = setup.bench.folder.file("tablespace")
+        try FileManager.default.createDirectory(atPath: location, withIntermediateDirectories: true)
+        try PostgresCluster.shareWithServer(location)
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLESPACE elsewhere LOCATION '\(location)'")
+            try db.query("CREATE TABLE far TABLESPACE elsewhere AS SELECT g FROM generate_series(1, 50000) g")
+            let oid = try #require(try db.query("SELECT oid FROM pg_tablespace WHERE spcname = 'elsewhere'").scalar)
+            #expect(try setup.lifeboat(["backup", "--conninfo", source.conninfo()]).status == 0)
+            let info = try json(try setup.lifeboat(["backup", "info", "latest", "--json"]))
+            #expect((info["logical_bytes"] as? Int ?? 0) > 1_000_000)
+
+            let moved = setup.bench.folder.file("tablespace-restored")
+            let restored = try await setup.restoreAndStart(["--tablespace", "\(oid)=\(moved)", "--no-archive"])
+            defer { restored.stop() }
+            let check = try restored.connect()
+            #expect(try check.query("SELECT count(*) FROM far").scalar == "50000")
+            #expect(try check.query("SELECT pg_tablespace_location(\(oid))").scalar == moved)
+            let files = FileManager.default.enumerator(atPath: moved)?.allObjects.count ?? 0
+            #expect(files > 2)
+        }
+    }
+}

@@ -32,6 +32,11 @@ public enum Restore {
         public var owner: (uid: uid_t, gid: gid_t)?
         public var workers = ProcessInfo.processInfo.activeProcessorCount
         public var progress: (@Sendable (TransferProgress) -> Void)?
+        /// Restore into a folder that holds an older copy: only chunks that differ are written, files the backup
+        /// does not have are removed.
+        public var delta = false
+        /// New locations for tablespaces, by OID (default: where they were when backed up).
+        public var tablespaceLocations: [String: String] = [:]
 
         public init(destination: String) { self.destination = destination }
     }
@@ -40,6 +45,8 @@ public enum Restore {
         public var backup: BackupManifest
         public var files: Int
         public var bytes: Int64
+        /// With `delta`: bytes already right in the destination, not written again.
+        public var reusedBytes: Int64
         public var seconds: TimeInterval
     }
 
@@ -75,12 +82,14 @@ public enum Restore {
     public static func run(from repository: BackupRepository, options: Options) throws -> Summary {
         let started = Date()
         let manifest = try chooseBackup(repository, id: options.backup, target: options.target)
-        try prepareEmptyFolder(options.destination, owner: options.owner, mode: 0o700)
+        try prepareFolder(options.destination, delta: options.delta, owner: options.owner, mode: 0o700)
         var roots = ["base": options.destination]
         for tablespace in manifest.tablespaces {
-            try prepareEmptyFolder(tablespace.location, owner: options.owner, mode: 0o700)
-            roots[tablespace.oid] = tablespace.location
+            let location = options.tablespaceLocations[tablespace.oid] ?? tablespace.location
+            try prepareFolder(location, delta: options.delta, owner: options.owner, mode: 0o700)
+            roots[tablespace.oid] = location
         }
+        if options.delta { try removeExtraneous(manifest, roots: roots) }
         // Folders first, in order (parents come before children in the tar stream).
         for file in manifest.files where file.kind == "directory" {
             guard let root = roots[file.archive] else { continue }
@@ -93,6 +102,7 @@ public enum Restore {
         for file in manifest.files where file.kind == "symlink" {
             guard let root = roots[file.archive], let link = file.link else { continue }
             let path = root + "/" + file.path
+            unlink(path)
             if symlink(link, path) != 0 {
                 throw RestoreError(description: "cannot create link \(path): \(String(cString: strerror(errno)))", damaged: false)
             }
@@ -107,14 +117,14 @@ public enum Restore {
                 throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(file.chunks.count) chunks "
                     + "cannot hold \(file.size) bytes; the manifest is inconsistent", damaged: true)
             }
-            try create(file, root: folders[file.archive] ?? options.destination, owner: options.owner)
+            try create(file, root: folders[file.archive] ?? options.destination, owner: options.owner, delta: options.delta)
         }
         struct Piece {
             var file: Int
             var chunk: Int
         }
         let pieces = regular.indices.flatMap { file in regular[file].chunks.indices.map { Piece(file: file, chunk: $0) } }
-        let done = Mutex<(bytes: Int64, error: (any Error)?)>((0, nil))
+        let done = Mutex<(bytes: Int64, reused: Int64, error: (any Error)?)>((0, 0, nil))
         let total = regular.reduce(Int64(0)) { $0 + $1.size }
         let lastReport = Mutex(Date.distantPast)
         let workers = max(1, options.workers)
@@ -125,11 +135,14 @@ public enum Restore {
                 let piece = pieces[index]
                 let file = regular[piece.file]
                 do {
-                    let written = try writeChunk(piece.chunk, of: file, root: folders[file.archive] ?? options.destination,
-                                                 repository: repository, manifest: manifest)
+                    let (written, reused) = try writeChunk(piece.chunk, of: file,
+                                                           root: folders[file.archive] ?? options.destination,
+                                                           repository: repository, manifest: manifest,
+                                                           delta: options.delta)
                     let bytes = done.withLock { state -> Int64 in
                         state.bytes += Int64(written)
-                        return state.bytes
+                        state.reused += Int64(reused)
+                        return state.bytes + state.reused
                     }
                     if let progress = options.progress {
                         let due = lastReport.withLock { last -> Bool in
@@ -153,6 +166,9 @@ public enum Restore {
         if !manifest.walIncluded {
             try copyArchivedWAL(manifest, into: options.destination + "/pg_wal", repository: repository, owner: options.owner)
         }
+        if !options.tablespaceLocations.isEmpty {
+            try rewriteTablespaceMap(options.destination, locations: roots, owner: options.owner)
+        }
         try writeRecoverySettings(manifest: manifest, options: options)
         // One flush for every file and folder written (per file system), instead of an fsync per file.
         for root in Set(roots.values) {
@@ -162,13 +178,28 @@ public enum Restore {
                 throw RestoreError(description: error.message, damaged: false)
             }
         }
-        return Summary(backup: manifest, files: regular.count, bytes: total, seconds: Date().timeIntervalSince(started))
+        let reused = done.withLock { $0.reused }
+        return Summary(backup: manifest, files: regular.count, bytes: total - reused, reusedBytes: reused,
+                       seconds: Date().timeIntervalSince(started))
     }
 
     /// Creates an empty file with the backup's mode and owner, at its final length (chunks are written into it).
-    private static func create(_ file: BackupManifest.File, root: String, owner: (uid: uid_t, gid: gid_t)?) throws {
+    private static func create(_ file: BackupManifest.File, root: String, owner: (uid: uid_t, gid: gid_t)?,
+                               delta: Bool) throws {
         let path = root + "/" + file.path
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(file.mode & 0o7777))
+        var flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        if delta {
+            var info = stat()
+            if lstat(path, &info) == 0 {
+                if info.st_mode & S_IFMT == S_IFREG {
+                    flags = O_WRONLY | O_CLOEXEC
+                    chmod(path, mode_t(file.mode & 0o7777))
+                } else {
+                    try? FileManager.default.removeItem(atPath: path)
+                }
+            }
+        }
+        let descriptor = open(path, flags, mode_t(file.mode & 0o7777))
         guard descriptor >= 0 else {
             throw RestoreError(description: "cannot create \(path): \(String(cString: strerror(errno)))", damaged: false)
         }
@@ -182,10 +213,14 @@ public enum Restore {
     /// Fetches one chunk (authenticated, keyed hash checked), checks its length against the manifest, and writes it
     /// at its offset. Returns the bytes written.
     private static func writeChunk(_ index: Int, of file: BackupManifest.File, root: String, repository: BackupRepository,
-                                   manifest: BackupManifest) throws -> Int {
+                                   manifest: BackupManifest, delta: Bool) throws -> (written: Int, reused: Int) {
         let path = root + "/" + file.path
         let offset = Int64(index) * Int64(manifest.chunkSize)
         let expected = Int(min(Int64(manifest.chunkSize), file.size - offset))
+        if delta, let existing = readRange(path, offset: offset, count: expected),
+           existing.withUnsafeBytes({ repository.chunkId($0) }) == file.chunks[index] {
+            return (0, expected)
+        }
         let plaintext: [UInt8]
         do {
             plaintext = try repository.chunk(file.chunks[index])
@@ -213,7 +248,72 @@ public enum Restore {
             }
             done += count
         }
-        return plaintext.count
+        return (plaintext.count, 0)
+    }
+
+    /// `count` bytes at `offset` of an existing file, or nil when it is shorter.
+    private static func readRange(_ path: String, offset: Int64, count: Int) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { return nil }
+            done += got
+        }
+        return buffer
+    }
+
+    /// With `delta`: removes what the destination has and the backup does not (stale relation files, WAL,
+    /// `recovery.signal` from an earlier restore).
+    private static func removeExtraneous(_ manifest: BackupManifest, roots: [String: String]) throws {
+        for (archive, root) in roots {
+            let wanted = Set(manifest.files.filter { $0.archive == archive }.map(\.path))
+            // Children before their folders; links (pg_tblspc) are removed, never followed.
+            for path in walk(root).sorted(by: { $0.count > $1.count }) where !wanted.contains(path) {
+                let full = root + "/" + path
+                var info = stat()
+                guard lstat(full, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR { rmdir(full) } else { unlink(full) }
+            }
+        }
+    }
+
+    /// Relative paths below `root`, descending only into real folders (not through symbolic links).
+    private static func walk(_ root: String, _ prefix: String = "") -> [String] {
+        var result: [String] = []
+        let folder = prefix.isEmpty ? root : root + "/" + prefix
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            let relative = prefix.isEmpty ? name : prefix + "/" + name
+            result.append(relative)
+            var info = stat()
+            if lstat(root + "/" + relative, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                result += walk(root, relative)
+            }
+        }
+        return result
+    }
+
+    /// Points `tablespace_map` at the new locations (PostgreSQL recreates `pg_tblspc` links from it).
+    private static func rewriteTablespaceMap(_ destination: String, locations: [String: String],
+                                             owner: (uid: uid_t, gid: gid_t)?) throws {
+        let path = destination + "/tablespace_map"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let oid = String(line.prefix { $0 != " " })
+            guard !oid.isEmpty, let location = locations[oid] else { return String(line) }
+            return oid + " " + location
+        }
+        do {
+            try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw RestoreError(description: "cannot rewrite \(path): \(error)", damaged: false)
+        }
+        chmod(path, 0o600)
+        try chown(path, owner)
     }
 
     /// Puts the segments that make the backup consistent into `pg_wal`, from the archive, checked.
@@ -273,12 +373,16 @@ public enum Restore {
         try chown(signal, options.owner)
     }
 
-    private static func prepareEmptyFolder(_ path: String, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {
+    private static func prepareFolder(_ path: String, delta: Bool, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
             guard isFolder.boolValue else { throw RestoreError(description: "\(path) is not a folder", damaged: false) }
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-            guard contents.isEmpty else {
+            if delta && contents.contains("postmaster.pid") {
+                throw RestoreError(description: "\(path) has a postmaster.pid: stop the server running on it first",
+                                   damaged: false)
+            }
+            guard contents.isEmpty || delta else {
                 throw RestoreError(description: "\(path) is not empty; restore writes only into an empty or new folder",
                                    damaged: false)
             }
