@@ -18,7 +18,10 @@ struct BackupCreateCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryArguments
 
     @Option(help: "libpq connection string of the server, e.g. 'host=db port=5432 user=backup'.")
-    var conninfo: String
+    var conninfo: String?
+
+    @Option(help: "The database's name in the inventory (instead of --conninfo).")
+    var database: String?
 
     @Option(help: "A name for where the backup came from (default: the host in the connection string).")
     var source: String?
@@ -30,12 +33,22 @@ struct BackupCreateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (conninfo == nil) != (database == nil) else { throw ValidationError("give --conninfo or --database (one of them)") }
         guard ["fast", "spread"].contains(checkpoint) else { throw ValidationError("--checkpoint must be fast or spread") }
     }
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
-        var options = BaseBackup.Options(conninfo: conninfo, source: source ?? Self.host(in: conninfo))
+        let opened = try repository.open()
+        let connection: String
+        if let database {
+            guard let names = try InventoryNames.load(explicit: repository.inventory) else {
+                throw LifeboatError(.invalidInput, "--database needs an inventory (--inventory FILE or ./lifeboat.yaml)")
+            }
+            connection = try names.conninfo(database: database, environment: ProcessInfo.processInfo.environment)
+        } else {
+            connection = conninfo ?? ""
+        }
+        var options = BaseBackup.Options(conninfo: connection, source: source ?? database ?? Self.host(in: connection))
         options.fastCheckpoint = checkpoint == "fast"
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("backed up") }
         let manifest: BackupManifest

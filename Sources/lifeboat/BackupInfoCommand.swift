@@ -15,7 +15,7 @@ struct BackupInfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let summary: BackupSummary
         do {
             let ids = opened.backupIds()

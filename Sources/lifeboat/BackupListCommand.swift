@@ -12,7 +12,7 @@ struct BackupListCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let summaries: [BackupSummary]
         do {
             summaries = try opened.manifests().map(BackupSummary.init)

@@ -25,7 +25,7 @@ struct RepoExpireCommand: ParsableCommand {
 
     func run() throws {
         let policy = RetentionPolicy(last: last, daily: daily, weekly: weekly, monthly: monthly, yearly: yearly)
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let report: ExpireReport
         do {
             report = try opened.expire(policy, dryRun: dryRun)

@@ -15,7 +15,7 @@ struct RepoGCCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let report: GarbageCollectionReport
         do {
             report = try opened.collectGarbage()

@@ -18,7 +18,7 @@ struct RepoKeyAddCommand: ParsableCommand {
     var label: String?
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let secret = try RepositoryAccess.passphrase(repository.options, file: newPassphraseFile,
                                                      variable: "LIFEBOAT_NEW_PASSPHRASE", prompt: "new passphrase",
                                                      confirm: true)

@@ -19,7 +19,7 @@ struct RepoKeyExportCommand: ParsableCommand {
     var path: String
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         do {
             try opened.exportKey(to: path)
         } catch {

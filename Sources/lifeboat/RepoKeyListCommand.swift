@@ -11,7 +11,7 @@ struct RepoKeyListCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let keys: [KeyInfoRow]
         do {
             keys = try opened.keys().map(KeyInfoRow.init)

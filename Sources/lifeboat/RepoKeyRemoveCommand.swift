@@ -14,7 +14,7 @@ struct RepoKeyRemoveCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         do {
             try opened.removeKey(id)
         } catch {

@@ -1,10 +1,14 @@
 import ArgumentParser
 import Engine
+import Repository
 
 /// Options every repository command takes.
 struct RepositoryArguments: ParsableArguments {
-    @Option(name: .customLong("repo"), help: "The repository folder (default: $LIFEBOAT_REPOSITORY).")
+    @Option(name: .customLong("repo"), help: "The repository folder, or its name in the inventory (default: $LIFEBOAT_REPOSITORY).")
     var location: String?
+
+    @Option(help: "Inventory for names (default: $LIFEBOAT_INVENTORY, ./lifeboat.yaml, /etc/lifeboat/lifeboat.yaml).")
+    var inventory: String?
 
     @Option(name: .customLong("passphrase-file"), help: "Read the passphrase from this file (default: $LIFEBOAT_PASSPHRASE).")
     var passphraseFile: String?
@@ -14,5 +18,10 @@ struct RepositoryArguments: ParsableArguments {
 
     var options: RepositoryOptions {
         RepositoryOptions(location: location, passphraseFile: passphraseFile, keyFile: keyFile)
+    }
+
+    /// Opens the repository named or located by `--repo`.
+    func open() throws -> BackupRepository {
+        try RepositoryAccess.open(options, names: try InventoryNames.load(explicit: inventory))
     }
 }

@@ -66,7 +66,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         var options = Restore.Options(destination: destination)
         options.backup = backup
         options.target = if let targetTime { .time(targetTime) } else if let targetLSN { .lsn(targetLSN) }

@@ -21,7 +21,7 @@ struct VerifyCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         let report: VerifyReport
         do {
             report = try opened.verify(backup: backup, readData: readData)

@@ -26,7 +26,7 @@ struct WALFetchCommand: ParsableCommand {
     func run() throws {
         let contents: [UInt8]?
         do {
-            let opened = try RepositoryAccess.open(repository.options)
+            let opened = try repository.open()
             contents = try opened.fetchWAL(name: name)
         } catch let error as LifeboatError {
             Console.error("cannot fetch \(name): \(error.message)")

@@ -27,7 +27,7 @@ struct WALPushCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LifeboatError(.runFailed, "cannot read \(path)")
         }
-        let opened = try RepositoryAccess.open(repository.options)
+        let opened = try repository.open()
         do {
             _ = try opened.pushWAL(name: name, contents: Array(data))
         } catch {

@@ -10,7 +10,7 @@ struct BackupPlanTests {
         try await PostgresCluster.with(settings: setup.serverSettings) { source in
             let db = try source.connect()
             try db.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 5000) g")
-            try setup.bench.plan("plans/lifeboat.yaml", """
+            let inventory = try setup.bench.plan("plans/lifeboat.yaml", """
                 databases:
                   orders: { host: \(source.socketDirectory), port: \(source.port), user: postgres, dbname: postgres }
                 repositories:
@@ -45,6 +45,16 @@ struct BackupPlanTests {
             #expect(show.stdout.contains("backup 2"))
             let catalog = try Data(contentsOf: URL(fileURLWithPath: setup.bench.folder.file("state/catalog.sqlite")))
             #expect(catalog.range(of: Data("pitr passphrase".utf8)) == nil)
+
+            // One-off commands take inventory names too, with the inventory's credentials.
+            let byName = try cli.run(["backup", "--inventory", inventory, "--repo", "primary", "--database", "orders", "--json"])
+            #expect(byName.status == 0, "\(byName.stderr)")
+            #expect(try json(byName)["source"] as? String == "orders")
+            let listed = try cli.run(["backup", "list", "--inventory", inventory, "--repo", "primary", "--json"])
+            #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?.count == 2)
+            let unknown = try cli.run(["backup", "--inventory", inventory, "--repo", "primary", "--database", "ordrs"])
+            #expect(unknown.status == 2)
+            #expect(unknown.stderr.contains("no database 'ordrs'"))
 
             // A wrong passphrase fails the step with the repository's message.
             cli.environment["TEST_REPO_PASSPHRASE"] = "not it"
