@@ -29,12 +29,21 @@ struct BackupCreateCommand: ParsableCommand {
     @Option(help: "Checkpoint before the backup: fast (start now) or spread (gentler on the server).")
     var checkpoint: String = "fast"
 
+    @Option(help: """
+        stream: BASE_BACKUP over a replication connection (works from any host). local: on the database host, read         the data directory directly and skip files unchanged since the previous backup (needs WAL archiving into         this repository).
+        """)
+    var mode: String = "stream"
+
+    @Option(help: "local mode: read the data directory here instead of the server's data_directory.")
+    var pgdata: String?
+
     @Flag(help: "Print a JSON summary.")
     var json = false
 
     func validate() throws {
         guard (conninfo == nil) != (database == nil) else { throw ValidationError("give --conninfo or --database (one of them)") }
         guard ["fast", "spread"].contains(checkpoint) else { throw ValidationError("--checkpoint must be fast or spread") }
+        guard ["stream", "local"].contains(mode) else { throw ValidationError("--mode must be stream or local") }
     }
 
     func run() throws {
@@ -53,7 +62,14 @@ struct BackupCreateCommand: ParsableCommand {
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("backed up") }
         let manifest: BackupManifest
         do {
-            manifest = try BaseBackup.run(into: opened, options: options)
+            if mode == "local" {
+                var local = LocalBackup.Options(conninfo: connection, source: options.source)
+                local.fastCheckpoint = options.fastCheckpoint
+                local.dataDirectory = pgdata
+                manifest = try LocalBackup.run(into: opened, options: local)
+            } else {
+                manifest = try BaseBackup.run(into: opened, options: options)
+            }
         } catch let error as RepositoryError {
             TransferReport.endLine()
             throw LifeboatError(error)

@@ -237,3 +237,34 @@ struct DeltaAndTablespaceTests {
         }
     }
 }
+
+@Suite("Local backups that read the data directory", .serialized)
+struct LocalBackupTests {
+    @Test("a local backup restores exactly; an unchanged one reuses files without reading them")
+    func localRoundTrip() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            try pgbench(source, scale: 3)
+            let db = try source.connect()
+            try db.query("CHECKPOINT")
+            let first = try json(try setup.lifeboat(["backup", "--mode", "local", "--conninfo", source.conninfo(), "--json"]))
+            // Everything is read the first time (backup_label comes from pg_backup_stop, not from disk).
+            #expect((first["logical_bytes"] as? Int ?? 0) - (first["read_bytes"] as? Int ?? 0) < 4096)
+            try db.query("UPDATE pgbench_branches SET bbalance = bbalance + 7 WHERE bid = 1")
+            try db.query("CHECKPOINT")
+            try await Task.sleep(for: .milliseconds(50))
+            let second = try json(try setup.lifeboat(["backup", "--mode", "local", "--conninfo", source.conninfo(), "--json"]))
+            let read = try #require(second["read_bytes"] as? Int)
+            let logical = try #require(second["logical_bytes"] as? Int)
+            #expect(read * 5 < logical, "read \(read) of \(logical) bytes")
+            let expected = try db.query("SELECT sum(abalance)::text || '/' || (SELECT bbalance FROM pgbench_branches WHERE bid = 1) FROM pgbench_accounts").scalar
+
+            #expect(try setup.lifeboat(["verify", "--read-data"]).status == 0)
+            let restored = try await setup.restoreAndStart(["--backup", try #require(second["id"] as? String), "--target", "immediate"])
+            defer { restored.stop() }
+            let check = try restored.connect()
+            #expect(try check.query("SELECT sum(abalance)::text || '/' || (SELECT bbalance FROM pgbench_branches WHERE bid = 1) FROM pgbench_accounts").scalar == expected)
+            #expect(try check.query("SELECT count(*) FROM pgbench_accounts").scalar == "300000")
+        }
+    }
+}

@@ -18,6 +18,8 @@ public struct BackupSummary: Encodable, Sendable {
     public var newStoredBytes: Int64
     public var chunks: Int
     public var newChunks: Int
+    /// Bytes read from the server (less than logical when a local backup reused unchanged files).
+    public var readBytes: Int64
     /// Logical bytes per second.
     public var throughput: Double
     public var walIncluded: Bool
@@ -30,6 +32,7 @@ public struct BackupSummary: Encodable, Sendable {
         case startTime = "start_time", stopTime = "stop_time", startLSN = "start_lsn", stopLSN = "stop_lsn"
         case postgresVersion = "postgres_version", systemIdentifier = "system_identifier"
         case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", newChunks = "new_chunks"
+        case readBytes = "read_bytes"
         case walIncluded = "wal_included", walFirst = "wal_first", walLast = "wal_last"
     }
 
@@ -49,6 +52,7 @@ public struct BackupSummary: Encodable, Sendable {
         newStoredBytes = manifest.statistics.newStoredBytes
         chunks = manifest.statistics.chunks
         newChunks = manifest.statistics.newChunks
+        readBytes = manifest.statistics.readBytes ?? manifest.statistics.logicalBytes
         throughput = seconds > 0 ? Double(logicalBytes) / seconds : 0
         walIncluded = manifest.walIncluded
         walFirst = manifest.walSegments.first

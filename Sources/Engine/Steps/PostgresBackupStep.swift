@@ -12,6 +12,8 @@ enum PostgresBackupStep {
             ParameterSpec("database", .reference(.databases), required: true),
             ParameterSpec("repository", .reference(.repositories), required: true),
             ParameterSpec("checkpoint", .choice(["fast", "spread"]), "fast (default) or spread"),
+            ParameterSpec("mode", .choice(["stream", "local"]),
+                          "stream (default, BASE_BACKUP) or local (on the database host, skips unchanged files)"),
         ],
         example: "    with: { database: orders, repository: primary }"
     )
@@ -24,7 +26,14 @@ enum PostgresBackupStep {
         let conninfo = try Conninfo.build(database, secrets: context.secrets)
         let repository = try RepositoryAccess.open(repositoryEntry, secrets: context.secrets)
         let fast = context.step.parameters["checkpoint"]?.stringValue?.literalValue != "spread"
+        let local = context.step.parameters["mode"]?.stringValue?.literalValue == "local"
         let manifest = try await Blocking.run { stop in
+            if local {
+                var options = LocalBackup.Options(conninfo: conninfo, source: database.name)
+                options.fastCheckpoint = fast
+                options.shouldStop = { stop.isSet }
+                return try LocalBackup.run(into: repository, options: options)
+            }
             var options = BaseBackup.Options(conninfo: conninfo, source: database.name)
             options.fastCheckpoint = fast
             options.shouldStop = { stop.isSet }

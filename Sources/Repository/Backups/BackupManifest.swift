@@ -15,9 +15,17 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         public var mtime: Int64
         public var chunks: [String]
         public var link: String?
+        /// Modification time in nanoseconds, when the file was read from disk (local backups); used to recognise
+        /// unchanged files in the next backup.
+        public var mtimeNanoseconds: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case archive, path, kind, mode, size, mtime, chunks, link
+            case mtimeNanoseconds = "mtime_ns"
+        }
 
         public init(archive: String, path: String, kind: String, mode: UInt32, size: Int64, mtime: Int64,
-                    chunks: [String] = [], link: String? = nil) {
+                    chunks: [String] = [], link: String? = nil, mtimeNanoseconds: Int64? = nil) {
             self.archive = archive
             self.path = path
             self.kind = kind
@@ -26,6 +34,7 @@ public struct BackupManifest: Codable, Sendable, Equatable {
             self.mtime = mtime
             self.chunks = chunks
             self.link = link
+            self.mtimeNanoseconds = mtimeNanoseconds
         }
     }
 
@@ -46,19 +55,22 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         public var chunks: Int
         public var newChunks: Int
         public var files: Int
+        /// Bytes actually read from the server (local backups skip files unchanged since the previous backup).
+        public var readBytes: Int64?
 
         enum CodingKeys: String, CodingKey {
             case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", chunks
-            case newChunks = "new_chunks", files
+            case newChunks = "new_chunks", files, readBytes = "read_bytes"
         }
 
         public init(logicalBytes: Int64 = 0, newStoredBytes: Int64 = 0, chunks: Int = 0, newChunks: Int = 0,
-                    files: Int = 0) {
+                    files: Int = 0, readBytes: Int64? = nil) {
             self.logicalBytes = logicalBytes
             self.newStoredBytes = newStoredBytes
             self.chunks = chunks
             self.newChunks = newChunks
             self.files = files
+            self.readBytes = readBytes
         }
     }
 
@@ -73,6 +85,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var stopLSN: String
     public var startTime: Date
     public var stopTime: Date
+    /// `startTime` in nanoseconds (JSON dates keep whole seconds); local backups compare file times with it.
+    public var startNanoseconds: Int64?
     public var postgresVersion: Int
     /// Whether the WAL from start to stop LSN is inside the backup (servers that do not archive).
     public var walIncluded: Bool
@@ -89,6 +103,7 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         case format, id, label, source, timeline, tablespaces, files, statistics
         case systemIdentifier = "system_identifier", startLSN = "start_lsn", stopLSN = "stop_lsn"
         case startTime = "start_time", stopTime = "stop_time", postgresVersion = "postgres_version"
+        case startNanoseconds = "start_ns"
         case walIncluded = "wal_included", chunkSize = "chunk_size", walSegments = "wal_segments"
         case walSegmentSize = "wal_segment_size"
     }
@@ -104,6 +119,7 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         self.startLSN = startLSN
         self.stopLSN = stopLSN
         self.startTime = startTime
+        self.startNanoseconds = Int64((startTime.timeIntervalSince1970 * 1_000_000_000).rounded(.down))
         self.stopTime = stopTime
         self.postgresVersion = postgresVersion
         self.walIncluded = walIncluded

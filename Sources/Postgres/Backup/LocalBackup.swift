@@ -1,0 +1,226 @@
+import Foundation
+import Repository
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A base backup that reads the data directory directly, for Lifeboat running on the database host.
+///
+/// `pg_backup_start` and `pg_backup_stop` run on one session; between them the files are read from disk. A file
+/// whose size and modification time (nanoseconds) equal those in the previous backup of the same cluster, and that
+/// was last modified before that backup began, is not read again: its chunk list is reused. Pages that change while
+/// they are read are repaired by WAL replay, which is why the server must archive into this repository (checked).
+public enum LocalBackup {
+    public struct Options: Sendable {
+        public var conninfo: String
+        public var source: String
+        /// Read from here instead of the server's `data_directory` (e.g. when it is mounted elsewhere).
+        public var dataDirectory: String?
+        public var fastCheckpoint = true
+        /// Reuse unchanged files from the previous backup (off: read everything).
+        public var reuseUnchanged = true
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        public var archiveWait: TimeInterval = 60
+        public var shouldStop: @Sendable () -> Bool = { false }
+
+        public init(conninfo: String, source: String) {
+            self.conninfo = conninfo
+            self.source = source
+        }
+    }
+
+    /// Contents PostgreSQL itself leaves out of base backups (files in these folders; the folders are kept).
+    static let emptiedFolders: Set<String> = [
+        "pg_wal", "pg_replslot", "pg_stat_tmp", "pg_dynshmem", "pg_notify", "pg_serial", "pg_snapshots", "pg_subtrans",
+    ]
+    static let skippedFiles: Set<String> = [
+        "postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_label.old", "pg_internal.init",
+    ]
+
+    public static func run(into repository: BackupRepository, options: Options) throws -> BackupManifest {
+        let lock = try RepositoryLock.acquire(repository, .shared, timeout: 600)
+        defer { withExtendedLifetime(lock) {} }
+        let connection = try PostgresConnection(conninfo: options.conninfo)
+        defer { connection.close() }
+        guard try connection.query("SHOW archive_mode").scalar != "off" else {
+            throw PostgresError(message: "a local backup needs the server to archive its WAL into this repository "
+                + "(archive_mode = on, archive_command = 'lifeboat wal push %p ...'); use the streaming mode otherwise")
+        }
+        let dataDirectory = try options.dataDirectory ?? connection.query("SHOW data_directory").scalar ?? ""
+        guard access(dataDirectory + "/PG_VERSION", R_OK) == 0 else {
+            throw PostgresError(message: "cannot read the data directory \(dataDirectory) from here; run the local mode "
+                + "on the database host as root or the server's user, or use the streaming mode")
+        }
+        let systemIdentifier = try connection.query("SELECT system_identifier::text FROM pg_control_system()").scalar ?? ""
+        let segmentSize = try BaseBackup.segmentSize(connection.query("SHOW wal_segment_size").scalar ?? "16MB")
+        let previous = options.reuseUnchanged
+            ? try repository.manifests().last { $0.systemIdentifier == systemIdentifier } : nil
+        var previousFiles: [String: BackupManifest.File] = [:]
+        for file in previous?.files ?? [] where file.mtimeNanoseconds != nil {
+            previousFiles[file.archive + "/" + file.path] = file
+        }
+        let previousStart = previous?.startNanoseconds
+            ?? Int64((previous?.startTime.timeIntervalSince1970 ?? 0).rounded(.down)) * 1_000_000_000
+
+        var started = Date()
+        var id = BaseBackup.backupId(started)
+        while repository.backupIds().contains(id) {
+            Thread.sleep(forTimeInterval: 0.2)
+            started = Date()
+            id = BaseBackup.backupId(started)
+        }
+        let label = "lifeboat \(id)"
+        let quoted = label.replacingOccurrences(of: "'", with: "''")
+        guard let startLSN = try connection.query("SELECT pg_backup_start('\(quoted)', \(options.fastCheckpoint))::text").scalar,
+              let timeline = try connection.query("SELECT timeline_id FROM pg_control_checkpoint()").scalar.flatMap({ Int($0) })
+        else { throw PostgresError(message: "pg_backup_start returned nothing") }
+        var stopped = false
+        defer {
+            // Leave no backup running on the server if anything below fails.
+            if !stopped { _ = try? connection.query("SELECT pg_backup_stop(false)") }
+        }
+
+        let pipeline = ChunkPipeline(repository: repository, workers: options.workers)
+        let chunkSize = repository.config.chunkSize
+        var files: [(file: BackupManifest.File, slots: [Int])] = []
+        var tablespaces: [BackupManifest.Tablespace] = []
+        var readBytes: Int64 = 0
+
+        func add(archive: String, root: String) throws {
+            for (relative, info) in walk(root, archive: archive) {
+                if options.shouldStop() { throw PostgresError(message: "the local backup was stopped") }
+                let kind = info.st_mode & S_IFMT
+                let mtimeNs = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+                var entry = BackupManifest.File(archive: archive, path: relative, kind: "directory",
+                                                mode: UInt32(info.st_mode & 0o7777), size: 0,
+                                                mtime: Int64(info.st_mtim.tv_sec), mtimeNanoseconds: mtimeNs)
+                if kind == S_IFDIR {
+                    files.append((entry, []))
+                    continue
+                }
+                if kind == S_IFLNK {
+                    // pg_tblspc/<oid>: a tablespace, read as its own archive; tablespace_map recreates the link.
+                    if archive == "base", relative.hasPrefix("pg_tblspc/"),
+                       let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + relative) {
+                        let oid = String(relative.dropFirst("pg_tblspc/".count))
+                        tablespaces.append(BackupManifest.Tablespace(oid: oid, location: target))
+                    }
+                    continue
+                }
+                guard kind == S_IFREG else { continue }
+                entry.kind = "file"
+                entry.size = Int64(info.st_size)
+                if let before = previousFiles[archive + "/" + relative], before.size == entry.size,
+                   before.mtimeNanoseconds == mtimeNs, mtimeNs < previousStart {
+                    entry.chunks = before.chunks
+                    files.append((entry, []))
+                    continue
+                }
+                var slots: [Int] = []
+                let size = try readChunks(root + "/" + relative, chunkSize: chunkSize) { chunk in
+                    slots.append(try pipeline.submit(chunk))
+                }
+                guard let size else { continue }  // vanished while the backup ran (e.g. a dropped table)
+                entry.size = size
+                readBytes += size
+                files.append((entry, slots))
+            }
+        }
+        try add(archive: "base", root: dataDirectory)
+        for tablespace in tablespaces {
+            try add(archive: tablespace.oid, root: tablespace.location)
+        }
+
+        guard let stop = try connection.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)").rows.first,
+              let stopLSN = stop[0], let labelFile = stop[1]
+        else { throw PostgresError(message: "pg_backup_stop returned nothing") }
+        stopped = true
+        for (name, content) in [("backup_label", labelFile), ("tablespace_map", stop[2] ?? "")] where !content.isEmpty {
+            let bytes = Array(content.utf8)
+            var slots: [Int] = []
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + chunkSize)
+                slots.append(try pipeline.submit(Array(bytes[offset..<end])))
+                offset = end
+            }
+            files.append((BackupManifest.File(archive: "base", path: name, kind: "file", mode: 0o600,
+                                              size: Int64(bytes.count), mtime: Int64(Date().timeIntervalSince1970)), slots))
+        }
+
+        let stored = try pipeline.finish()
+        guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
+        else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
+        try BaseBackup.waitForArchive(segments, in: repository, timeout: options.archiveWait)
+        let manifestFiles = files.map { pending -> BackupManifest.File in
+            var file = pending.file
+            if !pending.slots.isEmpty || file.chunks.isEmpty { file.chunks = pending.slots.map { stored.ids[$0] } }
+            return file
+        }
+        let statistics = BackupManifest.Statistics(
+            logicalBytes: manifestFiles.reduce(0) { $0 + $1.size }, newStoredBytes: stored.newBytes,
+            chunks: manifestFiles.reduce(0) { $0 + $1.chunks.count }, newChunks: stored.newChunks,
+            files: manifestFiles.filter { $0.kind == "file" }.count, readBytes: readBytes)
+        let manifest = BackupManifest(
+            id: id, label: label, source: options.source, systemIdentifier: systemIdentifier, timeline: timeline,
+            startLSN: startLSN, stopLSN: stopLSN, startTime: started, stopTime: Date(),
+            postgresVersion: connection.serverVersion, walIncluded: false, walSegments: segments,
+            walSegmentSize: Int(segmentSize), chunkSize: chunkSize, tablespaces: tablespaces, files: manifestFiles,
+            statistics: statistics)
+        try repository.commit(manifest)
+        return manifest
+    }
+
+    /// Entries below `root` in a stable order (folders before their contents), without what base backups omit.
+    static func walk(_ root: String, archive: String, _ prefix: String = "") -> [(String, stat)] {
+        var result: [(String, stat)] = []
+        let folder = prefix.isEmpty ? root : root + "/" + prefix
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        for name in names {
+            let relative = prefix.isEmpty ? name : prefix + "/" + name
+            if skippedFiles.contains(name) || name.hasPrefix("pgsql_tmp") { continue }
+            var info = stat()
+            guard lstat(root + "/" + relative, &info) == 0 else { continue }
+            result.append((relative, info))
+            if info.st_mode & S_IFMT == S_IFDIR {
+                if archive == "base" && prefix.isEmpty && emptiedFolders.contains(name) {
+                    if name == "pg_wal" {
+                        var status = stat()
+                        if lstat(root + "/pg_wal/archive_status", &status) == 0 { result.append(("pg_wal/archive_status", status)) }
+                    }
+                    continue
+                }
+                result += walk(root, archive: archive, relative)
+            }
+        }
+        return result
+    }
+
+    /// Reads a file in chunk-size pieces; returns the bytes read, or nil when it no longer exists.
+    static func readChunks(_ path: String, chunkSize: Int, _ body: ([UInt8]) throws -> Void) throws -> Int64? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw PostgresError(message: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var total: Int64 = 0
+        while true {
+            var buffer = [UInt8](repeating: 0, count: chunkSize)
+            var filled = 0
+            while filled < chunkSize {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, chunkSize - filled) }
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else { throw PostgresError(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+                if count == 0 { break }
+                filled += count
+            }
+            if filled == 0 { break }
+            buffer.removeLast(chunkSize - filled)
+            try body(buffer)
+            total += Int64(filled)
+            if filled < chunkSize { break }
+        }
+        return total
+    }
+}
