@@ -5,6 +5,8 @@
 #   Scripts/bench.sh                 # pgbench scale 100 (about 1.5 GB) and a random-bytes table of about the same size
 #   SCALE=20 Scripts/bench.sh        # smaller, quicker
 #
+# "lifeboat backup --mode local" runs after the streaming backups, so it stores almost nothing new; "local
+# (unchanged)" is the nightly backup of an unchanged database, which reads only what changed.
 # Prints a table: seconds, MB/s (logical data directory size / seconds), CPU seconds, peak RSS, ratio to Lifeboat.
 # Needs root (PostgreSQL runs as the postgres user). Installs pgbackrest, zstd and time if missing.
 set -euo pipefail
@@ -142,6 +144,10 @@ CONF
     measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
     wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup (unchanged)" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    wait_archived "$dir/sock" "$port"
+    measure "$name" "lifeboat backup --mode local" "$LIFEBOAT" backup --mode local --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    wait_archived "$dir/sock" "$port"
+    measure "$name" "lifeboat local (unchanged)" "$LIFEBOAT" backup --mode local --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
     wait_archived "$dir/sock" "$port"
     measure "$name" "pgbackrest backup" runuser -u postgres -- $pgbr --type=full backup
     measure "$name" "tar|zstd|openssl (limit)" bash -c \
