@@ -81,7 +81,7 @@ extension BackupRepository {
         guard !manifest.walSegments.isEmpty, manifest.walSegmentSize > 0 else { return [] }
         let size = UInt64(manifest.walSegmentSize)
         let timeline = String(manifest.walSegments[0].prefix(8))
-        guard let first = Self.segmentNumber(manifest.walSegments[0], segmentSize: size) else { return [] }
+        guard let first = WALRange.segmentNumber(manifest.walSegments[0], segmentSize: size) else { return [] }
         var problems: [VerifyProblem] = []
         if !manifest.walIncluded {
             for name in manifest.walSegments {
@@ -104,11 +104,11 @@ extension BackupRepository {
         // reach the newest archived point, following timeline switches recorded in `.history` files.
         for (chainTimeline, range) in walChain(from: first, timeline: timeline, archive: archive, segmentSize: size) {
             let present = Set((archive[chainTimeline] ?? []).filter { $0.utf8.count == 24 }
-                .compactMap { Self.segmentNumber($0, segmentSize: size) })
+                .compactMap { WALRange.segmentNumber($0, segmentSize: size) })
             var missing: [UInt64] = []
             for number in range where !present.contains(number) { missing.append(number) }
             for number in missing.prefix(20) {
-                let name = Self.segmentName(timeline: chainTimeline, segment: number, segmentSize: size)
+                let name = WALRange.segmentName(timeline: chainTimeline, segment: number, segmentSize: size)
                 problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL \(name)",
                                               problem: "missing: a gap in the archive; recovery from this backup stops before it"))
             }
@@ -133,14 +133,14 @@ extension BackupRepository {
                 ancestry[tli] = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
                     let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
                     guard fields.count >= 2, let parent = UInt32(fields[0]), !line.hasPrefix("#"),
-                          let position = Self.parseLSN(String(fields[1])) else { return nil }
-                    return (Self.hex8(UInt64(parent)), position)
+                          let position = WALRange.parse(String(fields[1])) else { return nil }
+                    return (WALRange.hex8(UInt64(parent)), position)
                 }
             }
         }
         let descendants = ancestry.filter { $0.value.contains { $0.0 == timeline } }.keys
         guard let target = descendants.max() else {
-            let newest = (archive[timeline] ?? []).compactMap { Self.segmentNumber($0, segmentSize: segmentSize) }.max() ?? first
+            let newest = (archive[timeline] ?? []).compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max() ?? first
             return newest > first ? [(timeline, first...newest)] : []
         }
         var chain: [(String, ClosedRange<UInt64>)] = []
@@ -154,34 +154,8 @@ extension BackupRepository {
             current = max(current, switchSegment)
         }
         let newest = (archive[target] ?? []).filter { $0.utf8.count == 24 }
-            .compactMap { Self.segmentNumber($0, segmentSize: segmentSize) }.max() ?? current
+            .compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max() ?? current
         if newest >= current { chain.append((target, current...newest)) }
         return chain
-    }
-
-    static func parseLSN(_ text: String) -> UInt64? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16) else { return nil }
-        return high << 32 | low
-    }
-
-    static func hex8(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-    }
-
-    static func segmentNumber(_ name: String, segmentSize: UInt64) -> UInt64? {
-        guard name.utf8.count == 24, let high = UInt64(name.dropFirst(8).prefix(8), radix: 16),
-              let low = UInt64(name.suffix(8), radix: 16) else { return nil }
-        return high * (0x1_0000_0000 / segmentSize) + low
-    }
-
-    static func segmentName(timeline: String, segment: UInt64, segmentSize: UInt64) -> String {
-        let perId = 0x1_0000_0000 / segmentSize
-        func hex8(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16, uppercase: true)
-            return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-        }
-        return timeline + hex8(segment / perId) + hex8(segment % perId)
     }
 }

@@ -14,16 +14,20 @@ public enum WALRange {
     }
 
     public static func segmentName(timeline: Int, segment: UInt64, segmentSize: UInt64) -> String {
-        let perId = 0x1_0000_0000 / segmentSize
-        return hex8(UInt64(timeline)) + hex8(segment / perId) + hex8(segment % perId)
+        segmentName(timeline: hex8(UInt64(timeline)), segment: segment, segmentSize: segmentSize)
     }
 
-    /// The segment number of a segment file name, or nil.
-    public static func segmentNumber(_ name: String, segmentSize: UInt64) -> (timeline: Int, segment: UInt64)? {
-        guard name.utf8.count == 24, let timeline = Int(name.prefix(8), radix: 16),
-              let high = UInt64(name.dropFirst(8).prefix(8), radix: 16), let low = UInt64(name.suffix(8), radix: 16)
-        else { return nil }
-        return (timeline, high * (0x1_0000_0000 / segmentSize) + low)
+    /// The same with the timeline as its 8 hex digits.
+    public static func segmentName(timeline: String, segment: UInt64, segmentSize: UInt64) -> String {
+        let perId = 0x1_0000_0000 / segmentSize
+        return timeline + hex8(segment / perId) + hex8(segment % perId)
+    }
+
+    /// The position of a segment file name within its timeline, or nil when it is not a segment name.
+    public static func segmentNumber(_ name: String, segmentSize: UInt64) -> UInt64? {
+        guard name.utf8.count == 24, let high = UInt64(name.dropFirst(8).prefix(8), radix: 16),
+              let low = UInt64(name.suffix(8), radix: 16) else { return nil }
+        return high * (0x1_0000_0000 / segmentSize) + low
     }
 
     /// The segments a backup needs: from the one holding its start LSN to the one holding the byte before its stop
@@ -34,7 +38,8 @@ public enum WALRange {
         return (from...through).map { segmentName(timeline: timeline, segment: $0, segmentSize: segmentSize) }
     }
 
-    private static func hex8(_ value: UInt64) -> String {
+    /// 8 uppercase hex digits, as in WAL file names.
+    public static func hex8(_ value: UInt64) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
