@@ -130,13 +130,26 @@ public enum Restore {
         let workers = max(1, options.workers)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var index = worker
+            // Each worker keeps its current file open: its pieces of one file come one after another.
+            var open: (path: String, descriptor: Int32)?
+            defer { if let open { close(open.descriptor) } }
             while index < pieces.count {
                 if done.withLock({ $0.error != nil }) { return }
                 let piece = pieces[index]
                 let file = regular[piece.file]
                 do {
-                    let (written, reused) = try writeChunk(piece.chunk, of: file,
-                                                           root: folders[file.archive] ?? options.destination,
+                    let path = (folders[file.archive] ?? options.destination) + "/" + file.path
+                    if open?.path != path {
+                        if let previous = open { close(previous.descriptor) }
+                        open = nil
+                        let descriptor = Glibc.open(path, O_RDWR | O_CLOEXEC)
+                        guard descriptor >= 0 else {
+                            throw RestoreError(description: "cannot open \(path): \(String(cString: strerror(errno)))",
+                                               damaged: false)
+                        }
+                        open = (path, descriptor)
+                    }
+                    let (written, reused) = try writeChunk(piece.chunk, of: file, descriptor: open!.descriptor,
                                                            repository: repository, manifest: manifest,
                                                            delta: options.delta)
                     let bytes = done.withLock { state -> Int64 in
@@ -212,12 +225,12 @@ public enum Restore {
 
     /// Fetches one chunk (authenticated, keyed hash checked), checks its length against the manifest, and writes it
     /// at its offset. Returns the bytes written.
-    private static func writeChunk(_ index: Int, of file: BackupManifest.File, root: String, repository: BackupRepository,
-                                   manifest: BackupManifest, delta: Bool) throws -> (written: Int, reused: Int) {
-        let path = root + "/" + file.path
+    private static func writeChunk(_ index: Int, of file: BackupManifest.File, descriptor: Int32,
+                                   repository: BackupRepository, manifest: BackupManifest, delta: Bool)
+        throws -> (written: Int, reused: Int) {
         let offset = Int64(index) * Int64(manifest.chunkSize)
         let expected = Int(min(Int64(manifest.chunkSize), file.size - offset))
-        if delta, let existing = readRange(path, offset: offset, count: expected),
+        if delta, let existing = readRange(descriptor, offset: offset, count: expected),
            existing.withUnsafeBytes({ repository.chunkId($0) }) == file.chunks[index] {
             return (0, expected)
         }
@@ -226,17 +239,12 @@ public enum Restore {
             plaintext = try repository.chunk(file.chunks[index])
         } catch {
             throw RestoreError(description: "backup \(manifest.id), file \(file.path): \(error.message); "
-                + "the restore was stopped and \(root) is incomplete", damaged: true)
+                + "the restore was stopped and the target is incomplete", damaged: true)
         }
         guard plaintext.count == expected else {
             throw RestoreError(description: "backup \(manifest.id), file \(file.path): chunk \(index) holds "
                 + "\(plaintext.count) bytes, the manifest needs \(expected); the restore was stopped", damaged: true)
         }
-        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw RestoreError(description: "cannot open \(path): \(String(cString: strerror(errno)))", damaged: false)
-        }
-        defer { close(descriptor) }
         var done = 0
         while done < plaintext.count {
             let count = plaintext.withUnsafeBytes {
@@ -244,7 +252,8 @@ public enum Restore {
             }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
-                throw RestoreError(description: "cannot write \(path): \(String(cString: strerror(errno)))", damaged: false)
+                throw RestoreError(description: "cannot write \(file.path): \(String(cString: strerror(errno)))",
+                                   damaged: false)
             }
             done += count
         }
@@ -252,10 +261,7 @@ public enum Restore {
     }
 
     /// `count` bytes at `offset` of an existing file, or nil when it is shorter.
-    private static func readRange(_ path: String, offset: Int64, count: Int) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+    private static func readRange(_ descriptor: Int32, offset: Int64, count: Int) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {

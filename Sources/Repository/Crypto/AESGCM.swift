@@ -19,9 +19,9 @@ public enum AESGCM {
         if !associatedData.isEmpty {
             ok &= EVP_EncryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count))
         }
-        var output = [UInt8](repeating: 0, count: plaintext.count + tagSize)
         var written = 0
-        output.withUnsafeMutableBufferPointer { out in
+        // Uninitialized: every byte is written below (ciphertext, then tag).
+        let output = [UInt8](unsafeUninitializedCapacity: plaintext.count + tagSize) { out, count in
             // EVP lengths are Int32: feed large inputs in slices.
             var offset = 0
             while offset < plaintext.count {
@@ -34,6 +34,7 @@ public enum AESGCM {
             ok &= EVP_EncryptFinal_ex(context, out.baseAddress! + written, &length)
             written += Int(length)
             ok &= EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), out.baseAddress! + written)
+            count = plaintext.count + tagSize
         }
         precondition(ok == 1 && written == plaintext.count, "OpenSSL AES-256-GCM encryption failed")
         return output
@@ -54,9 +55,8 @@ public enum AESGCM {
         if !associatedData.isEmpty {
             ok &= EVP_DecryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count))
         }
-        var output = [UInt8](repeating: 0, count: max(cipherCount, 1))
         var written = 0
-        output.withUnsafeMutableBufferPointer { out in
+        let output = [UInt8](unsafeUninitializedCapacity: max(cipherCount, 1)) { out, count in
             var offset = 0
             while offset < cipherCount {
                 let slice = min(cipherCount - offset, 1 << 30)
@@ -70,10 +70,10 @@ public enum AESGCM {
             if ok == 1 {
                 ok &= EVP_DecryptFinal_ex(context, out.baseAddress! + written, &length) > 0 ? 1 : 0
             }
+            count = ok == 1 ? cipherCount : 0
         }
         ERR_clear_error()
         guard ok == 1 else { return nil }
-        output.removeLast(output.count - cipherCount)
         return output
     }
 }

@@ -29,14 +29,22 @@ public struct FileStore: Sendable {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw Self.ioError("cannot stat \(full)") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw Self.ioError("cannot read \(full)") }
-            done += count
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var done = 0
+            while done < size {
+                let got = pread(descriptor, buffer.baseAddress! + done, size - done, off_t(done))
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    failed = true
+                    break
+                }
+                done += got
+            }
+            count = failed ? 0 : size
         }
+        guard !failed else { throw Self.ioError("cannot read \(full)") }
         return bytes
     }
 
