@@ -12,9 +12,9 @@ struct RepoKeyListCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        let keys: [KeyInfoRow]
+        let keys: [KeyInfo]
         do {
-            keys = try opened.keys().map(KeyInfoRow.init)
+            keys = try opened.keys()
         } catch {
             throw LifeboatError(error)
         }
