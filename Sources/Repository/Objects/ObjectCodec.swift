@@ -26,8 +26,19 @@ struct ObjectCodec: Sendable {
     let repositoryId: String
     let compressionLevel: Int32
 
+    /// Objects larger than this are first sampled: when a 64 KiB sample does not shrink by 3 %, the object is stored
+    /// uncompressed without spending a full compression pass (WAL full of random data, encrypted columns).
+    static let sampleThreshold = 1 << 20
+    static let sampleSize = 64 << 10
+
     func seal(_ plaintext: UnsafeRawBufferPointer, kind: ObjectKind, name: String) -> [UInt8] {
-        let compressed = compressionLevel > 0 ? Zstd.compress(plaintext, level: compressionLevel) : nil
+        var worthCompressing = compressionLevel > 0
+        if worthCompressing && plaintext.count > Self.sampleThreshold {
+            let middle = plaintext.count / 2
+            let sample = UnsafeRawBufferPointer(rebasing: plaintext[middle..<(middle + Self.sampleSize)])
+            worthCompressing = Zstd.compress(sample, level: compressionLevel).count * 100 < Self.sampleSize * 97
+        }
+        let compressed = worthCompressing ? Zstd.compress(plaintext, level: compressionLevel) : nil
         let useCompressed = compressed.map { $0.count < plaintext.count } ?? false
         let flags: UInt8 = useCompressed ? Self.compressedFlag : 0
         let nonce = SecureRandom.bytes(AESGCM.nonceSize)
