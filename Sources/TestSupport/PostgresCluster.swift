@@ -76,14 +76,20 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts a server on a data directory that a test prepared (e.g. restored) at `directory/pgdata`, owned by the
-    /// server's user. `options` are extra server options (e.g. `-c archive_mode=off`). The folder is removed by `stop`.
+    /// server's user. `options` are extra server options (e.g. `-c archive_mode=off`). The folder is removed by `stop`,
+    /// or at once when the server does not start.
     public static func start(existing directory: TemporaryDirectory, options: String = "") throws -> PostgresCluster {
-        let binDirectory = try findBinDirectory()
-        let socket = directory.file("socket")
-        try FileManager.default.createDirectory(atPath: socket, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        if geteuid() == 0 { try ownByPostgres(socket) }
-        return try launch(directory: directory, binDirectory: binDirectory, options: options)
+        do {
+            let binDirectory = try findBinDirectory()
+            let socket = directory.file("socket")
+            try FileManager.default.createDirectory(atPath: socket, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            if geteuid() == 0 { try ownByPostgres(socket) }
+            return try launch(directory: directory, binDirectory: binDirectory, options: options)
+        } catch {
+            directory.remove()
+            throw error
+        }
     }
 
     private static func launch(directory: TemporaryDirectory, binDirectory: String, options: String) throws -> PostgresCluster {
