@@ -13,12 +13,7 @@ struct BackupListCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        let summaries: [BackupSummary]
-        do {
-            summaries = try opened.manifests().map(BackupSummary.init)
-        } catch {
-            throw LifeboatError(error)
-        }
+        let summaries: [BackupSummary] = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.manifests().map(BackupSummary.init) }
         if json {
             try Console.json(summaries)
             return

@@ -26,12 +26,7 @@ struct RepoExpireCommand: ParsableCommand {
     func run() throws {
         let policy = RetentionPolicy(last: last, daily: daily, weekly: weekly, monthly: monthly, yearly: yearly)
         let opened = try repository.open()
-        let report: ExpireReport
-        do {
-            report = try opened.expire(policy, dryRun: dryRun)
-        } catch {
-            throw LifeboatError(error)
-        }
+        let report: ExpireReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.expire(policy, dryRun: dryRun) }
         if json {
             try Console.json(report)
         } else {

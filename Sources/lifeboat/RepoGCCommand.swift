@@ -16,12 +16,7 @@ struct RepoGCCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        let report: GarbageCollectionReport
-        do {
-            report = try opened.collectGarbage()
-        } catch {
-            throw LifeboatError(error)
-        }
+        let report: GarbageCollectionReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.collectGarbage() }
         if json {
             try Console.json(report)
         } else {

@@ -20,11 +20,7 @@ struct RepoKeyExportCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        do {
-            try opened.exportKey(to: path)
-        } catch {
-            throw LifeboatError(error)
-        }
+        try LifeboatError.wrapping { () throws(RepositoryError) in try opened.exportKey(to: path) }
         Console.out("wrote the key of repository \(opened.id) to \(path) (mode 0600)")
     }
 }

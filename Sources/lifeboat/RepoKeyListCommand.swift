@@ -12,12 +12,7 @@ struct RepoKeyListCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        let keys: [KeyInfo]
-        do {
-            keys = try opened.keys()
-        } catch {
-            throw LifeboatError(error)
-        }
+        let keys: [KeyInfo] = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.keys() }
         if json {
             try Console.json(keys)
             return

@@ -15,11 +15,7 @@ struct RepoKeyRemoveCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        do {
-            try opened.removeKey(id)
-        } catch {
-            throw LifeboatError(error)
-        }
+        try LifeboatError.wrapping { () throws(RepositoryError) in try opened.removeKey(id) }
         Console.out("removed key \(id)")
     }
 }

@@ -22,12 +22,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        let report: VerifyReport
-        do {
-            report = try opened.verify(backup: backup, readData: readData)
-        } catch {
-            throw LifeboatError(error)
-        }
+        let report: VerifyReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.verify(backup: backup, readData: readData) }
         if json {
             try Console.json(report)
         } else {

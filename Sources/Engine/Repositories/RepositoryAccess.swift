@@ -134,3 +134,14 @@ extension RepositoryAccess {
         return try open(options)
     }
 }
+
+extension LifeboatError {
+    /// Runs a repository operation, turning its error into the command error with the right exit code.
+    public static func wrapping<T>(_ body: () throws(RepositoryError) -> T) throws(LifeboatError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw LifeboatError(error)
+        }
+    }
+}

@@ -98,11 +98,7 @@ public struct PlanRunner: Sendable {
 
     /// `20261126T181200Z-3fa9`: sortable by time, short enough to type, unique enough for one host.
     static func newRunId(now: Date = Date()) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: now)
-        let stamp = String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
-        return stamp + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        CompactTimestamp.string(now) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
     }
 
     static func format(_ seconds: TimeInterval) -> String {

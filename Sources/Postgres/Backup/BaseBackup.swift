@@ -39,14 +39,7 @@ public enum BaseBackup {
 
     /// Takes the backup and commits it; returns its manifest.
     public static func run(into repository: BackupRepository, options: Options) throws -> BackupManifest {
-        var started = Date()
-        var id = backupId(started)
-        // One backup per second: the id is the start time.
-        while repository.backupIds().contains(id) {
-            Thread.sleep(forTimeInterval: 0.2)
-            started = Date()
-            id = backupId(started)
-        }
+        let (id, started) = repository.newBackupId()
         // Shared: other backups may run alongside; gc and expire wait until this one has committed or died.
         let lock = try RepositoryLock.acquire(repository, .shared, timeout: 600)
         defer { withExtendedLifetime(lock) {} }
@@ -183,13 +176,5 @@ public enum BaseBackup {
         case "kB": return number << 10
         default: return number
         }
-    }
-
-    /// `20261126T023000Z`: sortable, one per second (a second backup in the same second waits for the next).
-    static func backupId(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
     }
 }

@@ -62,13 +62,7 @@ public enum LocalBackup {
         let previousStart = previous?.startNanoseconds
             ?? Int64((previous?.startTime.timeIntervalSince1970 ?? 0).rounded(.down)) * 1_000_000_000
 
-        var started = Date()
-        var id = BaseBackup.backupId(started)
-        while repository.backupIds().contains(id) {
-            Thread.sleep(forTimeInterval: 0.2)
-            started = Date()
-            id = BaseBackup.backupId(started)
-        }
+        let (id, started) = repository.newBackupId()
         let label = "lifeboat \(id)"
         let quoted = label.replacingOccurrences(of: "'", with: "''")
         guard let startLSN = try connection.query("SELECT pg_backup_start('\(quoted)', \(options.fastCheckpoint))::text").scalar,
