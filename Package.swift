@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Plans", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "RepositoryTests", dependencies: ["Repository", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat", "Repository"]),
     ],
     swiftLanguageModes: [.v6]
 )

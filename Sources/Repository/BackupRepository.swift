@@ -5,14 +5,17 @@ import Foundation
 /// Layout below its location:
 /// - `config`: format version, repository id, chunk size, compression level (plaintext JSON);
 /// - `keys/<id>`: the master key wrapped by one passphrase (scrypt + AES-256-GCM);
-/// - `chunks/<2 hex>/<64 hex>`: file contents, named by HMAC-SHA256 of their plaintext under a key derived from the
-///   master key (so equal chunks are stored once and names reveal nothing);
+/// - `packs/<2 hex>/<32 hex>`: file contents as chunk objects packed together (about 16 MiB per pack), each chunk
+///   named by HMAC-SHA256 of its plaintext under a key derived from the master key (so equal chunks are stored once
+///   and names reveal nothing); each pack ends with its own encrypted list of chunks;
+/// - `index/<32 hex>`: which pack holds which chunk, at which offset (encrypted; rebuilt from the packs' trailers
+///   when one is lost);
 /// - `wal/<timeline>/<file>`: archived WAL segments, `.history`, `.partial` and `.backup` files;
 /// - `backups/<id>/manifest`: written last; a backup exists when, and only when, its manifest exists.
 ///
 /// Every object except `config` and `keys/` is compressed and encrypted by `ObjectCodec`.
 public final class BackupRepository: Sendable {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     public static let defaultChunkSize = 128 * 1024
     public static let defaultScryptN: UInt64 = 1 << 15
 
@@ -23,6 +26,8 @@ public final class BackupRepository: Sendable {
     let master: [UInt8]
     let codec: ObjectCodec
     let chunkIdKey: [UInt8]
+    /// Which pack holds each chunk; read from `index/` on first use.
+    let chunkIndex = ChunkIndex()
 
     public var location: String { store.root }
     public var id: String { config.id }
@@ -190,64 +195,6 @@ public final class BackupRepository: Sendable {
         Array("lifeboat key v1\0\(repositoryId)".utf8)
     }
 
-    // MARK: - Chunks
-
-    /// The chunk id of `plaintext`: HMAC-SHA256 under the chunk-id key, as hex.
-    public func chunkId(_ plaintext: UnsafeRawBufferPointer) -> String {
-        Hex.encode(KeyedHash.hmacSHA256(key: chunkIdKey, plaintext))
-    }
-
-    static func chunkPath(_ id: String) -> String { "chunks/\(id.prefix(2))/\(id)" }
-
-    /// Stores one chunk durably unless one with the same content is there. Returns its id and the bytes written
-    /// (0 if present). Backups stage many chunks and publish them together instead (`stageChunk`, `publish`).
-    public func putChunk(_ plaintext: UnsafeRawBufferPointer) throws(RepositoryError) -> (id: String, written: Int) {
-        let id = chunkId(plaintext)
-        let path = Self.chunkPath(id)
-        if store.exists(path) { return (id, 0) }
-        let object = codec.seal(plaintext, kind: .chunk, name: id)
-        let created = try store.write(path, object, mode: .createNew)
-        return (id, created ? object.count : 0)
-    }
-
-    public func hasChunk(_ id: String) -> Bool { store.exists(Self.chunkPath(id)) }
-
-    /// Writes a chunk under a temporary name, unsynced, unless it is in the repository or already staged. Staged
-    /// chunks get their names only in `publish(_:)`, after one file-system sync: a chunk name never points at data
-    /// that a crash could have lost, so deduplication can trust every name it finds.
-    public func stageChunk(_ plaintext: UnsafeRawBufferPointer, in staging: ChunkStaging) throws(RepositoryError)
-        -> (id: String, written: Int) {
-        let id = chunkId(plaintext)
-        let path = Self.chunkPath(id)
-        if store.exists(path) || !staging.claim(id) { return (id, 0) }
-        let object = codec.seal(plaintext, kind: .chunk, name: id)
-        let temporary = try store.stage(path, object)
-        staging.record(id, temporary)
-        return (id, object.count)
-    }
-
-    /// Makes staged chunks durable and gives them their names: sync, link every one, sync again.
-    public func publish(_ staging: ChunkStaging) throws(RepositoryError) {
-        let staged = staging.all
-        guard !staged.isEmpty else { return }
-        try FileSystemSync.syncAll(location)
-        for (id, temporary) in staged {
-            try store.publish(temporary, as: Self.chunkPath(id))
-        }
-        try FileSystemSync.syncAll(location)
-    }
-
-    /// A chunk's plaintext, checked: it authenticates, and its keyed hash equals its id.
-    public func chunk(_ id: String) throws(RepositoryError) -> [UInt8] {
-        guard let object = try store.read(Self.chunkPath(id)) else {
-            throw RepositoryError(.damaged, "chunk \(id) is missing")
-        }
-        let plaintext = try codec.open(object, kind: .chunk, name: id)
-        let actual = plaintext.withUnsafeBytes { chunkId($0) }
-        guard actual == id else { throw RepositoryError(.damaged, "chunk \(id) holds other content (\(actual))") }
-        return plaintext
-    }
-
     // MARK: - Encrypted named objects
 
     /// Writes an encrypted object (manifests and the like).
@@ -262,29 +209,3 @@ public final class BackupRepository: Sendable {
         return try codec.open(bytes, kind: kind, name: path)
     }
 }
-
-/// The chunks one backup has staged and not yet published.
-public final class ChunkStaging: Sendable {
-    private let staged = Mutex<[String: String]>([:])
-
-    public init() {}
-
-    /// True when `id` was not staged before (the caller then writes it).
-    func claim(_ id: String) -> Bool {
-        staged.withLock { map in
-            if map[id] != nil { return false }
-            map[id] = ""
-            return true
-        }
-    }
-
-    func record(_ id: String, _ temporary: String) {
-        staged.withLock { $0[id] = temporary }
-    }
-
-    var all: [(String, String)] {
-        staged.withLock { map in map.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) } }
-    }
-}
-
-import Synchronization

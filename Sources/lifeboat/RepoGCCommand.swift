@@ -6,7 +6,12 @@ struct RepoGCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
         abstract: "Remove chunks no backup refers to and leftovers of interrupted backups.",
-        discussion: "Refuses to run while a backup is running (the repository lock)."
+        discussion: """
+            Packs whose chunks are all unused are deleted; packs where unused chunks take 10 % or more are rewritten \
+            without them; below that they stay (listed as unused). Packs no index lists are removed, unless backups \
+            need their chunks (a lost index): then they are listed again. Refuses to run while a backup is running \
+            (the repository lock).
+            """
     )
 
     @OptionGroup var repository: RepositoryArguments
@@ -20,8 +25,16 @@ struct RepoGCCommand: ParsableCommand {
         if json {
             try Console.json(report)
         } else {
-            Console.out("removed \(report.chunksRemoved) chunks (\(TransferReport.bytes(report.bytesRemoved))) and "
-                + "\(report.leftoversRemoved) leftovers; \(report.chunksKept) chunks in use")
+            var line = "removed \(report.chunksRemoved) chunks and \(report.leftoversRemoved) leftovers "
+                + "(\(TransferReport.bytes(report.bytesRemoved)); \(report.packsRemoved) packs deleted, "
+                + "\(report.packsRewritten) rewritten); \(report.chunksKept) chunks in use"
+            if report.unusedChunksKept > 0 {
+                line += "; \(report.unusedChunksKept) unused chunks (\(TransferReport.bytes(report.unusedBytesKept))) left in packs mostly in use"
+            }
+            if report.packsRecovered > 0 {
+                line += "; \(report.packsRecovered) packs no index listed were listed again"
+            }
+            Console.out(line)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Repository
 import TestSupport
 import Testing
 
@@ -7,15 +8,33 @@ func json(_ result: ProcessResult) throws -> [String: Any] {
     try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
 }
 
-/// Every file below `chunks/`, named or staged.
-func allChunkFiles(_ repo: String) -> [String] {
-    (FileManager.default.enumerator(atPath: repo + "/chunks")?.allObjects as? [String] ?? [])
-        .filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") || ($0 as NSString).lastPathComponent.count == 64 }
+/// Every file below `packs/`, complete or still being written, as full paths.
+func allPackFiles(_ repo: String) -> [String] {
+    (FileManager.default.enumerator(atPath: repo + "/packs")?.allObjects as? [String] ?? [])
+        .filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") || ($0 as NSString).lastPathComponent.count == 32 }
+        .map { repo + "/packs/" + $0 }
 }
 
-func chunkFiles(_ repo: String) -> [String] {
-    (FileManager.default.enumerator(atPath: repo + "/chunks")?.allObjects as? [String] ?? [])
-        .filter { ($0 as NSString).lastPathComponent.count == 64 }
+func indexFiles(_ repo: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: repo + "/index")) ?? []).filter { !$0.hasPrefix(".") }
+}
+
+/// Flips one byte inside the stored object of the first chunk of the backup's largest file below `base/`;
+/// returns the chunk's id and the file's path.
+func damageChunk(_ setup: ArchivingSetup, at position: (Int) -> Int) throws -> (chunk: String, file: String) {
+    let repository = try BackupRepository.open(at: setup.repo, credential: .keyFile(setup.keyFile))
+    let manifest = try #require(try repository.manifests().last)
+    let file = try #require(manifest.files.filter { $0.path.hasPrefix("base/") }.max { $0.chunks.count < $1.chunks.count })
+    let chunk = file.chunks[0]
+    let location = try #require(try repository.chunkLocation(chunk))
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: setup.repo + "/" + location.path))
+    defer { try? handle.close() }
+    let offset = UInt64(location.offset + position(location.length))
+    try handle.seek(toOffset: offset)
+    let byte = try #require(handle.readData(ofLength: 1).first)
+    try handle.seek(toOffset: offset)
+    try handle.write(contentsOf: [byte ^ 0x40])
+    return (chunk, file.path)
 }
 
 func pgbench(_ cluster: PostgresCluster, scale: Int) throws {
@@ -27,7 +46,7 @@ func pgbench(_ cluster: PostgresCluster, scale: Int) throws {
 
 @Suite("Interrupted backups, verification, garbage collection and retention", .serialized)
 struct BackupMaintenanceTests {
-    @Test("a backup killed mid-stream is not listed; gc removes its chunks; the next backup succeeds and verifies")
+    @Test("a backup killed mid-stream is not listed; gc removes its packs; the next backup succeeds and verifies")
     func killedBackup() async throws {
         let setup = try ArchivingSetup()
         try await PostgresCluster.with(settings: setup.serverSettings) { source in
@@ -44,7 +63,7 @@ struct BackupMaintenanceTests {
                     let pid = Int32((try db.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender'").scalar) ?? "") ?? 0
                     if pid > 0 {
                         kill(pid, SIGSTOP)
-                        if allChunkFiles(repo).count >= 20 { return (true, pid) }
+                        if allPackFiles(repo).reduce(0, { $0 + size($1) }) >= 256 * 1024 { return (true, pid) }
                         kill(pid, SIGCONT)
                     }
                     usleep(2_000)
@@ -59,14 +78,14 @@ struct BackupMaintenanceTests {
             let listed = try setup.lifeboat(["backup", "list", "--json"])
             #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]"
                 || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
-            // Its chunks were staged, never published: no chunk name points at them.
-            #expect(chunkFiles(setup.repo).isEmpty)
-            let leftovers = allChunkFiles(setup.repo).count
-            #expect(leftovers >= 20)
+            // Its packs were written, never listed: no index names them.
+            #expect(indexFiles(setup.repo).isEmpty)
+            let leftovers = allPackFiles(setup.repo).count
+            #expect(leftovers >= 1)
 
             let gc = try json(try setup.lifeboat(["repo", "gc", "--json"]))
             #expect(gc["leftovers_removed"] as? Int == leftovers)
-            #expect(allChunkFiles(setup.repo).isEmpty)
+            #expect(allPackFiles(setup.repo).isEmpty)
 
             let backup = try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"])
             #expect(backup.status == 0, "\(backup.stderr)")
@@ -90,19 +109,15 @@ struct BackupMaintenanceTests {
             }
             #expect(try setup.lifeboat(["verify", "--read-data"]).status == 0)
 
-            let chunks = chunkFiles(setup.repo).map { setup.repo + "/chunks/" + $0 }
-            let victim = try #require(chunks.max { size($0) < size($1) })
-            var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
-            bytes[bytes.count - 20] ^= 0x40
-            try bytes.write(to: URL(fileURLWithPath: victim))
+            let victim = try damageChunk(setup) { $0 - 20 }
 
             #expect(try setup.lifeboat(["verify"]).status == 0)  // present; only reading finds the damage
             let damaged = try setup.lifeboat(["verify", "--read-data"])
             #expect(damaged.status == 3)
             let line = try #require(damaged.stdout.split(separator: "\n").first.map(String.init))
             #expect(line.hasPrefix("backup 2"))
-            #expect(line.contains("file base/"))
-            #expect(line.contains((victim as NSString).lastPathComponent))
+            #expect(line.contains("file \(victim.file)"))
+            #expect(line.contains(victim.chunk))
             #expect(line.contains("fails authentication"))
 
             // Remove an archived segment after the backup's own: a gap.
@@ -152,6 +167,48 @@ struct BackupMaintenanceTests {
         }
     }
 
+    @Test("gc lists again the packs of a lost index from their trailers, and rewrites packs mostly unused")
+    func lostIndex() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 100000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", source.conninfo()]).status == 0)
+            for name in indexFiles(setup.repo) {
+                try FileManager.default.removeItem(atPath: setup.repo + "/index/" + name)
+            }
+            let lost = try setup.lifeboat(["verify"])
+            #expect(lost.status == 3)
+            #expect(lost.stdout.contains("no index lists it"))
+
+            let gc = try json(try setup.lifeboat(["repo", "gc", "--json"]))
+            #expect(gc["packs_recovered"] as? Int ?? 0 >= 1)
+            #expect(gc["chunks_removed"] as? Int == 0)
+            #expect(gc["leftovers_removed"] as? Int == 0)
+            #expect(indexFiles(setup.repo).count == 1)
+            let verified = try setup.lifeboat(["verify", "--read-data"])
+            #expect(verified.status == 0, "\(verified.stdout)")
+
+            // Replace the table and expire the first backup: its pack loses most of its chunks and is rewritten.
+            try db.query("DROP TABLE t")
+            try db.query("CREATE TABLE u AS SELECT g, md5((g + 7)::text) FROM generate_series(1, 100000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", source.conninfo()]).status == 0)
+            let packsBefore = allPackFiles(setup.repo).count
+            let expired = try json(try setup.lifeboat(["repo", "expire", "--keep-last", "1", "--json"]))
+            let garbage = try #require(expired["garbage"] as? [String: Any])
+            #expect(garbage["chunks_removed"] as? Int ?? 0 > 0)
+            #expect((garbage["packs_rewritten"] as? Int ?? 0) + (garbage["packs_removed"] as? Int ?? 0) >= 1)
+            #expect(garbage["bytes_removed"] as? Int ?? 0 > 0)
+            #expect(allPackFiles(setup.repo).count <= packsBefore)
+            #expect(indexFiles(setup.repo).count == 1)
+            let after = try setup.lifeboat(["verify", "--read-data"])
+            #expect(after.status == 0, "\(after.stdout)")
+            let again = try json(try setup.lifeboat(["repo", "gc", "--json"]))
+            #expect(again["chunks_removed"] as? Int == 0)
+            #expect(again["packs_rewritten"] as? Int == 0)
+        }
+    }
+
     @Test("expire keeps exactly the policy's backups and the WAL they need")
     func retention() async throws {
         let setup = try ArchivingSetup()
@@ -176,7 +233,9 @@ struct BackupMaintenanceTests {
             #expect(expired["kept"] as? [String] == [ids[2], ids[3]])
             #expect(expired["removed"] as? [String] == [ids[0], ids[1]])
             #expect((expired["wal_removed"] as? Int ?? 0) > 0)
-            #expect(((expired["garbage"] as? [String: Any])?["chunks_removed"] as? Int ?? 0) > 0)
+            // The expired backups' own chunks are gone, or left in packs where they are under 10 % (not worth a rewrite).
+            let garbage = try #require(expired["garbage"] as? [String: Any])
+            #expect((garbage["chunks_removed"] as? Int ?? 0) + (garbage["unused_chunks_kept"] as? Int ?? 0) > 0)
 
             let remaining = try JSONSerialization.jsonObject(
                 with: Data(try setup.lifeboat(["backup", "list", "--json"]).stdout.utf8)) as? [[String: Any]]

@@ -113,20 +113,13 @@ struct BackupRestoreTests {
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("is not empty"))
 
-            // Flip one byte in the largest chunk (some relation file's data).
-            let chunks = try FileManager.default.subpathsOfDirectory(atPath: setup.repo + "/chunks")
-                .map { setup.repo + "/chunks/" + $0 }
-                .filter { ($0 as NSString).lastPathComponent.count == 64 }
-            let largest = try #require(chunks.max { size($0) < size($1) })
-            var bytes = try Data(contentsOf: URL(fileURLWithPath: largest))
-            bytes[bytes.count / 2] ^= 0x01
-            try bytes.write(to: URL(fileURLWithPath: largest))
-
+            // Flip one byte in a chunk of some relation file's data.
+            let victim = try damageChunk(setup) { $0 / 2 }
             let damaged = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("out"), "--no-archive"])
             #expect(damaged.status == 3)
             #expect(damaged.stderr.contains("fails authentication"))
             #expect(damaged.stderr.contains("backup 2"))
-            #expect(damaged.stderr.contains(", file "))
+            #expect(damaged.stderr.contains(", file \(victim.file)"))
         }
     }
 }

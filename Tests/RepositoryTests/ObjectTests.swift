@@ -34,43 +34,6 @@ struct ObjectTests {
         #expect(derived.map { Hex.encode($0) } == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162")
     }
 
-    @Test("chunks are stored once, compressed when that helps, and checked when read")
-    func chunks() throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
-        let repository = try makeRepository(folder)
-        let compressible = [UInt8](repeating: 7, count: 64 * 1024)
-        let first = try compressible.withUnsafeBytes { try repository.putChunk($0) }
-        #expect(first.written > 0 && first.written < 1024)
-        let again = try compressible.withUnsafeBytes { try repository.putChunk($0) }
-        #expect(again.id == first.id && again.written == 0)
-        #expect(try repository.chunk(first.id) == compressible)
-
-        let random = SecureRandom.bytes(64 * 1024)
-        let stored = try random.withUnsafeBytes { try repository.putChunk($0) }
-        #expect(stored.written == 64 * 1024 + 5 + 12 + 16)  // stored uncompressed: header, nonce, tag
-        #expect(try repository.chunk(stored.id) == random)
-
-        // A flipped byte is found and the chunk named.
-        let path = folder.file("repo/chunks/\(stored.id.prefix(2))/\(stored.id)")
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        bytes[100] ^= 0x01
-        try bytes.write(to: URL(fileURLWithPath: path))
-        let damaged = #expect(throws: RepositoryError.self) { try repository.chunk(stored.id) }
-        #expect(damaged?.code == .damaged)
-        #expect(damaged?.message.contains(stored.id) == true)
-
-        // A chunk copied under another chunk's name does not authenticate.
-        let firstPath = folder.file("repo/chunks/\(first.id.prefix(2))/\(first.id)")
-        try FileManager.default.removeItem(atPath: path)
-        try FileManager.default.copyItem(atPath: firstPath, toPath: path)
-        #expect(throws: RepositoryError.self) { try repository.chunk(stored.id) }
-
-        // Chunk ids are keyed: another repository names the same content differently.
-        let other = try BackupRepository.initialize(at: folder.file("other"), passphrase: Array("pw".utf8), scryptN: testN)
-        #expect(compressible.withUnsafeBytes { other.chunkId($0) } != first.id)
-    }
-
     @Test("WAL pushes are idempotent and never overwrite different content")
     func walPush() throws {
         let folder = try TemporaryDirectory()

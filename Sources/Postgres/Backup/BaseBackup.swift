@@ -50,6 +50,9 @@ public enum BaseBackup {
         let includeWAL = options.includeWAL ?? !archiving
         let segmentSize = try Self.segmentSize(connection.setting("wal_segment_size"))
         let pipeline = ChunkPipeline(repository: repository, workers: options.workers)
+        var published = false
+        // A failed backup removes its unfinished packs at once; complete ones no index lists wait for `repo gc`.
+        defer { if !published { pipeline.abandon() } }
         let chunkSize = repository.config.chunkSize
 
         struct PendingFile {
@@ -127,6 +130,7 @@ public enum BaseBackup {
         guard !stopLSN.isEmpty else { throw PostgresError(message: "the server ended the base backup without a stop LSN") }
 
         let stored = try pipeline.finish()
+        published = true
         guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
         else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
         if !includeWAL {

@@ -75,6 +75,9 @@ public enum LocalBackup {
         }
 
         let pipeline = ChunkPipeline(repository: repository, workers: options.workers)
+        var published = false
+        // A failed backup removes its unfinished packs at once; complete ones no index lists wait for `repo gc`.
+        defer { if !published { pipeline.abandon() } }
         let chunkSize = repository.config.chunkSize
         var files: [(file: BackupManifest.File, slots: [Int])] = []
         var tablespaces: [BackupManifest.Tablespace] = []
@@ -143,6 +146,7 @@ public enum LocalBackup {
         }
 
         let stored = try pipeline.finish()
+        published = true
         guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
         else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
         try BaseBackup.waitForArchive(segments, in: repository, timeout: options.archiveWait)

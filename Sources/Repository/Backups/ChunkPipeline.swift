@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 
 /// Stores chunks on all cores while one reader feeds them: the reader cuts, workers hash, compress, encrypt and
-/// write. At most `limit` chunks are in flight, so memory stays flat however large the source is.
+/// append to packs. At most `limit` chunks are in flight, so memory stays flat however large the source is.
 ///
 /// Results land in numbered slots (one per chunk, in the reader's order), so each file's chunk list keeps its order.
 public final class ChunkPipeline: Sendable {
@@ -14,7 +14,7 @@ public final class ChunkPipeline: Sendable {
     }
 
     private let repository: BackupRepository
-    private let staging = ChunkStaging()
+    private let writer: PackWriter
     private let state = Mutex(State())
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
@@ -22,6 +22,7 @@ public final class ChunkPipeline: Sendable {
 
     public init(repository: BackupRepository, workers: Int) {
         self.repository = repository
+        writer = repository.packWriter()
         slots = DispatchSemaphore(value: max(2, workers * 2))
     }
 
@@ -40,7 +41,7 @@ public final class ChunkPipeline: Sendable {
                 group.leave()
             }
             do {
-                let stored = try chunk.withUnsafeBytes { try repository.stageChunk($0, in: staging) }
+                let stored = try chunk.withUnsafeBytes { try repository.stageChunk($0, in: writer) }
                 state.withLock { state in
                     state.ids[slot] = stored.id
                     if stored.written > 0 {
@@ -57,15 +58,27 @@ public final class ChunkPipeline: Sendable {
         return slot
     }
 
-    /// Waits for every queued chunk and publishes the new ones (durable, named); returns the ids by slot, and how
+    /// Waits for every queued chunk and publishes the new ones (durable, indexed); returns the ids by slot, and how
     /// many chunks and bytes were new. Only then may a manifest refer to them.
     public func finish() throws(RepositoryError) -> (ids: [String], newChunks: Int, newBytes: Int64) {
         group.wait()
-        let result = try state.withLock { state throws(RepositoryError) in
-            if let error = state.firstError { throw error }
-            return (state.ids.map { $0! }, state.newChunks, state.newBytes)
+        let result: (ids: [String], newChunks: Int, newBytes: Int64)
+        do throws(RepositoryError) {
+            result = try state.withLock { state throws(RepositoryError) in
+                if let error = state.firstError { throw error }
+                return (state.ids.map { $0! }, state.newChunks, state.newBytes)
+            }
+        } catch {
+            writer.abandon()
+            throw error
         }
-        try repository.publish(staging)
+        try repository.publish(writer)
         return result
+    }
+
+    /// Waits for queued chunks and removes the packs still open: the backup failed and publishes nothing.
+    public func abandon() {
+        group.wait()
+        writer.abandon()
     }
 }

@@ -1,46 +1,155 @@
 import Foundation
 
 public struct GarbageCollectionReport: Codable, Sendable {
-    public var chunksRemoved: Int
-    public var bytesRemoved: Int64
-    public var leftoversRemoved: Int
-    public var chunksKept: Int
+    /// Chunks no backup needs that were deleted (with their packs, or left out when a pack was rewritten).
+    public var chunksRemoved = 0
+    public var bytesRemoved: Int64 = 0
+    /// Temporary files, packs no index lists and no backup needs, folders of backups that never committed.
+    public var leftoversRemoved = 0
+    public var chunksKept = 0
+    /// Unused chunks left where they are: in packs where they take less than `rewriteUnusedShare`.
+    public var unusedChunksKept = 0
+    public var unusedBytesKept: Int64 = 0
+    public var packsRemoved = 0
+    public var packsRewritten = 0
+    /// Packs no index listed although backups need their chunks (a lost index), listed again from their trailers.
+    public var packsRecovered = 0
 
     enum CodingKeys: String, CodingKey {
         case chunksRemoved = "chunks_removed", bytesRemoved = "bytes_removed"
         case leftoversRemoved = "leftovers_removed", chunksKept = "chunks_kept"
+        case unusedChunksKept = "unused_chunks_kept", unusedBytesKept = "unused_bytes_kept"
+        case packsRemoved = "packs_removed", packsRewritten = "packs_rewritten", packsRecovered = "packs_recovered"
     }
 }
 
 extension BackupRepository {
+    /// A pack is rewritten without its unused chunks once they make up this share of it; below, they stay.
+    static let rewriteUnusedShare = 0.1
+
     /// Removes chunks no backup refers to, temporary files and folders of backups that never committed.
-    /// Takes the repository lock exclusively: it refuses to run while a backup is running. If any manifest cannot
-    /// be read, nothing is removed.
+    /// Takes the repository lock exclusively: it refuses to run while a backup is running. If any manifest or index
+    /// cannot be read, nothing is removed.
+    ///
+    /// Crash-safe order: packs that replace rewritten ones are synced, then one new index lists every pack kept,
+    /// then the old index objects go, and only then the packs nothing lists any more.
     public func collectGarbage() throws(RepositoryError) -> GarbageCollectionReport {
         let lock = try RepositoryLock.acquire(self, .exclusive, timeout: 0)
         defer { withExtendedLifetime(lock) {} }
-        var referenced = Set<String>()
+        var referenced = Set<ChunkKey>()
         for manifest in try manifests() {
-            for file in manifest.files { referenced.formUnion(file.chunks) }
-        }
-        var report = GarbageCollectionReport(chunksRemoved: 0, bytesRemoved: 0, leftoversRemoved: 0, chunksKept: 0)
-        let manager = FileManager.default
-        for folder in (try? manager.contentsOfDirectory(atPath: store.path("chunks"))) ?? [] {
-            let folderPath = store.path("chunks/" + folder)
-            for name in (try? manager.contentsOfDirectory(atPath: folderPath)) ?? [] {
-                let path = folderPath + "/" + name
-                if name.hasPrefix(".tmp-") {
-                    try store.remove("chunks/\(folder)/\(name)")
-                    report.leftoversRemoved += 1
-                } else if referenced.contains(name) {
-                    report.chunksKept += 1
-                } else {
-                    report.bytesRemoved += Int64((try? manager.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-                    try store.remove("chunks/\(folder)/\(name)")
-                    report.chunksRemoved += 1
+            for file in manifest.files {
+                for id in file.chunks {
+                    guard let key = ChunkKey(hex: id) else {
+                        throw RepositoryError(.damaged, "backup \(manifest.id) names an invalid chunk id \(id)")
+                    }
+                    referenced.insert(key)
                 }
             }
         }
+        let indexes = try indexObjects()
+        var report = GarbageCollectionReport()
+
+        // The packs on disk; temporary files are leftovers of interrupted writers.
+        let manager = FileManager.default
+        var onDisk: [String: Int] = [:]
+        for folder in (try? manager.contentsOfDirectory(atPath: store.path("packs"))) ?? [] {
+            for name in (try? manager.contentsOfDirectory(atPath: store.path("packs/" + folder))) ?? [] {
+                let path = "packs/\(folder)/\(name)"
+                if name.hasPrefix(".tmp-") {
+                    report.bytesRemoved += Int64(store.size(path) ?? 0)
+                    try store.remove(path)
+                    report.leftoversRemoved += 1
+                } else {
+                    onDisk[name] = store.size(path) ?? 0
+                }
+            }
+        }
+
+        // Every listed pack once, in index order; packs listed but gone are dropped (verify names what they held).
+        var order: [String] = []
+        var records: [String: PackRecord] = [:]
+        for (_, list) in indexes {
+            for record in list where records[record.id] == nil && onDisk[record.id] != nil {
+                records[record.id] = record
+                order.append(record.id)
+            }
+        }
+        let droppedMissing = Set(indexes.flatMap { $0.records.map(\.id) }).subtracting(onDisk.keys).count
+
+        // Packs no index lists: a killed backup's (removed) or a lost index's (listed again when backups need them).
+        for id in onDisk.keys.sorted() where records[id] == nil {
+            if let trailer = try? packTrailer(id), trailer.entries.contains(where: { referenced.contains($0.key) }) {
+                records[id] = trailer
+                order.append(id)
+                report.packsRecovered += 1
+            } else {
+                report.bytesRemoved += Int64(onDisk[id] ?? 0)
+                try store.remove(PackRecord.path(id))
+                report.leftoversRemoved += 1
+            }
+        }
+
+        // Keep, rewrite or remove each pack. A chunk held twice counts where it was listed first.
+        var seen = Set<ChunkKey>()
+        var kept: [PackRecord] = []
+        var rewrite: [(PackRecord, [PackEntry])] = []
+        var removed: [PackRecord] = []
+        for id in order {
+            let record = records[id]!
+            let live = record.entries.filter { referenced.contains($0.key) && seen.insert($0.key).inserted }
+            let unusedBytes = record.objectBytes - live.reduce(0) { $0 + Int($1.length) }
+            if live.isEmpty {
+                removed.append(record)
+            } else if Double(unusedBytes) >= Self.rewriteUnusedShare * Double(record.objectBytes) {
+                rewrite.append((record, live))
+            } else {
+                kept.append(record)
+                report.chunksKept += live.count
+                report.unusedChunksKept += record.entries.count - live.count
+                report.unusedBytesKept += Int64(unusedBytes)
+            }
+        }
+        let changed = !removed.isEmpty || !rewrite.isEmpty || report.packsRecovered > 0 || droppedMissing > 0
+            || indexes.count > 1
+        if changed {
+            let writer = packWriter()
+            do throws(RepositoryError) {
+                for (record, live) in rewrite {
+                    for entry in live {
+                        let object = try store.read(record.path, offset: Int(entry.offset), count: Int(entry.length))
+                        guard let object, object.count == Int(entry.length) else {
+                            throw RepositoryError(.damaged, "pack \(record.id) is truncated; nothing was removed",
+                                                  hint: "run `lifeboat verify --read-data` to see which backups it affects")
+                        }
+                        _ = writer.claim(entry.key)
+                        try writer.append(entry.key, object: object)
+                    }
+                    report.chunksKept += live.count
+                    report.chunksRemoved += record.entries.count - live.count
+                }
+            } catch {
+                writer.abandon()
+                throw error
+            }
+            let written = try writer.finish()
+            try FileSystemSync.syncAll(location)
+            let all = kept + written
+            if !all.isEmpty { try writeIndex(all) }
+            for (path, _) in indexes { try store.remove(path) }
+            try store.syncDirectory(store.path("index"))
+            for record in removed + rewrite.map(\.0) {
+                report.bytesRemoved += Int64(onDisk[record.id] ?? 0)
+                try store.remove(record.path)
+            }
+            for record in written {
+                report.bytesRemoved -= Int64(store.size(record.path) ?? 0)
+            }
+            report.packsRemoved = removed.count
+            report.packsRewritten = rewrite.count
+            report.chunksRemoved += removed.reduce(0) { $0 + $1.entries.count }
+        }
+
         for id in (try? manager.contentsOfDirectory(atPath: store.path("backups"))) ?? [] {
             let folder = store.path("backups/" + id)
             for name in (try? manager.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".tmp-") {
@@ -52,13 +161,14 @@ extension BackupRepository {
                 report.leftoversRemoved += 1
             }
         }
-        for timeline in (try? manager.contentsOfDirectory(atPath: store.path("wal"))) ?? [] {
-            for name in (try? manager.contentsOfDirectory(atPath: store.path("wal/" + timeline))) ?? []
-            where name.hasPrefix(".tmp-") {
-                try store.remove("wal/\(timeline)/\(name)")
+        let walFolders = ((try? manager.contentsOfDirectory(atPath: store.path("wal"))) ?? []).map { "wal/" + $0 }
+        for folder in walFolders + ["index"] {
+            for name in (try? manager.contentsOfDirectory(atPath: store.path(folder))) ?? [] where name.hasPrefix(".tmp-") {
+                try store.remove("\(folder)/\(name)")
                 report.leftoversRemoved += 1
             }
         }
+        chunkIndex.reset()
         return report
     }
 }

@@ -37,6 +37,7 @@ extension BackupRepository {
         var problems: [VerifyProblem] = []
         var checked: [String: String?] = [:]  // chunk id → problem (nil: fine)
         var walChecked = 0
+        var packSizes: [String: Int?] = [:]
         let archive = walFiles()
         for id in ids {
             let manifest: BackupManifest
@@ -52,7 +53,7 @@ extension BackupRepository {
                     if let known = checked[chunkId] {
                         problem = known
                     } else {
-                        problem = checkChunk(chunkId, readData: readData)
+                        problem = checkChunk(chunkId, readData: readData, packSizes: &packSizes)
                         checked[chunkId] = problem
                     }
                     if let problem {
@@ -66,8 +67,17 @@ extension BackupRepository {
                             readData: readData, problems: problems)
     }
 
-    private func checkChunk(_ id: String, readData: Bool) -> String? {
-        guard readData else { return hasChunk(id) ? nil : "missing" }
+    private func checkChunk(_ id: String, readData: Bool, packSizes: inout [String: Int?]) -> String? {
+        guard readData else {
+            do {
+                guard let location = try chunkLocation(id) else { return "missing: no index lists it" }
+                if packSizes[location.path] == nil { packSizes[location.path] = .some(store.size(location.path)) }
+                guard let size = packSizes[location.path]!  else { return "missing: its pack \(location.path) does not exist" }
+                return size >= location.offset + location.length ? nil : "missing: its pack \(location.path) is truncated"
+            } catch {
+                return error.message
+            }
+        }
         do {
             _ = try chunk(id)
             return nil

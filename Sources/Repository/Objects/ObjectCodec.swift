@@ -6,6 +6,10 @@ public struct ObjectKind: RawRepresentable, Hashable, Sendable {
     public static let chunk = ObjectKind(rawValue: "chunk")
     public static let manifest = ObjectKind(rawValue: "manifest")
     public static let wal = ObjectKind(rawValue: "wal")
+    /// Which pack holds which chunk.
+    public static let index = ObjectKind(rawValue: "index")
+    /// The list of chunks at the end of a pack file.
+    public static let packTrailer = ObjectKind(rawValue: "pack")
 }
 
 /// Turns plaintext into a stored object and back: zstd (when it makes the object smaller), then AES-256-GCM with a

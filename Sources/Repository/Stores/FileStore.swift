@@ -48,6 +48,36 @@ public struct FileStore: Sendable {
         return bytes
     }
 
+    /// Up to `count` bytes at `offset` (fewer when the file is shorter), or nil when the file does not exist.
+    public func read(_ relative: String, offset: Int, count: Int) throws(RepositoryError) -> [UInt8]? {
+        let full = path(relative)
+        let descriptor = open(full, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw Self.ioError("cannot open \(full)")
+        }
+        defer { close(descriptor) }
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, done in
+            done = 0
+            while done < count {
+                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if got < 0 && errno == EINTR { continue }
+                if got < 0 { failed = true }
+                guard got > 0 else { break }
+                done += got
+            }
+        }
+        guard !failed else { throw Self.ioError("cannot read \(full)") }
+        return bytes
+    }
+
+    /// The file's size, or nil when it does not exist.
+    public func size(_ relative: String) -> Int? {
+        var info = stat()
+        return stat(path(relative), &info) == 0 ? Int(info.st_size) : nil
+    }
+
     public enum WriteMode: Sendable {
         /// Replace whatever is there.
         case replace
@@ -94,37 +124,6 @@ public struct FileStore: Sendable {
         return true
     }
 
-    /// Writes `bytes` under a temporary name in the folder of `relative`, without fsync; returns the temporary path.
-    /// `FileSystemSync.syncAll` and then `publish` make it durable and give it its name (see `BackupRepository`).
-    public func stage(_ relative: String, _ bytes: [UInt8]) throws(RepositoryError) -> String {
-        let full = path(relative)
-        let folder = (full as NSString).deletingLastPathComponent
-        try makeFolder(folder)
-        let temporary = folder + "/.tmp-" + SecureRandom.hex(8)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Self.ioError("cannot create \(temporary)") }
-        defer { close(descriptor) }
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                unlink(temporary)
-                throw Self.ioError("cannot write \(temporary)")
-            }
-            done += count
-        }
-        return temporary
-    }
-
-    /// Gives a staged (and already synced) file its name; an existing name is kept (same content by construction).
-    public func publish(_ temporary: String, as relative: String) throws(RepositoryError) {
-        defer { unlink(temporary) }
-        if link(temporary, path(relative)) != 0 && errno != EEXIST {
-            throw Self.ioError("cannot link \(temporary) to \(path(relative))")
-        }
-    }
-
     /// Makes renames and links in `folder` durable.
     public func syncDirectory(_ folder: String) throws(RepositoryError) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -143,7 +142,7 @@ public struct FileStore: Sendable {
         if unlink(path(relative)) != 0 && errno != ENOENT { throw Self.ioError("cannot remove \(path(relative))") }
     }
 
-    private func makeFolder(_ folder: String) throws(RepositoryError) {
+    func makeFolder(_ folder: String) throws(RepositoryError) {
         if access(folder, F_OK) == 0 { return }
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
