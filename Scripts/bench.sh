@@ -5,8 +5,9 @@
 #   Scripts/bench.sh                 # pgbench scale 100 (about 1.5 GB) and a random-bytes table of about the same size
 #   SCALE=20 Scripts/bench.sh        # smaller, quicker
 #
-# "lifeboat backup --mode local" runs after the streaming backups, so it stores almost nothing new; "local
-# (unchanged)" is the nightly backup of an unchanged database, which reads only what changed.
+# "lifeboat local (first)" is a first local-mode backup into a repository of its own; "lifeboat backup --mode local"
+# runs after the streaming backups into theirs, so it stores almost nothing new; "local (unchanged)" is the nightly
+# backup of an unchanged database, which reads only what changed.
 # Prints a table: seconds, MB/s (logical data directory size / seconds), CPU seconds, peak RSS, ratio to Lifeboat.
 # Needs root (PostgreSQL runs as the postgres user). Installs pgbackrest, zstd and time if missing.
 set -euo pipefail
@@ -84,7 +85,11 @@ run_dataset() {
     rmdir "$dir/lifeboat-repo"
     "$LIFEBOAT" repo init --repo "$dir/lifeboat-repo" --passphrase-file "$pass" >/dev/null
     "$LIFEBOAT" repo key export --repo "$dir/lifeboat-repo" --passphrase-file "$pass" --to "$key" >/dev/null
-    chown -R postgres:postgres "$dir/lifeboat-repo" "$key"
+    # A second repository for the first local-mode backup (it needs the WAL archived into its own repository).
+    local localkey="$dir/lifeboat-local.key"
+    "$LIFEBOAT" repo init --repo "$dir/lifeboat-local-repo" --passphrase-file "$pass" >/dev/null
+    "$LIFEBOAT" repo key export --repo "$dir/lifeboat-local-repo" --passphrase-file "$pass" --to "$localkey" >/dev/null
+    chown -R postgres:postgres "$dir/lifeboat-repo" "$key" "$dir/lifeboat-local-repo" "$localkey"
     cat > "$dir/pgbackrest.conf" <<CONF
 [global]
 repo1-path=$dir/pgbackrest-repo
@@ -110,7 +115,7 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir/sock'
 archive_mode = on
-archive_command = '$LIFEBOAT wal push %p --repo $dir/lifeboat-repo --key-file $key && $pgbr archive-push %p'
+archive_command = '$LIFEBOAT wal push %p --repo $dir/lifeboat-repo --key-file $key && $LIFEBOAT wal push %p --repo $dir/lifeboat-local-repo --key-file $localkey && $pgbr archive-push %p'
 max_wal_size = 4GB
 shared_buffers = 256MB
 CONF
@@ -144,6 +149,8 @@ CONF
     measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
     wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup (unchanged)" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
+    wait_archived "$dir/sock" "$port"
+    measure "$name" "lifeboat local (first)" "$LIFEBOAT" backup --mode local --repo "$dir/lifeboat-local-repo" --key-file "$localkey" --conninfo "$conn"
     wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup --mode local" "$LIFEBOAT" backup --mode local --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
     wait_archived "$dir/sock" "$port"
