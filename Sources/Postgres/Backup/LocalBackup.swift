@@ -128,7 +128,7 @@ public enum LocalBackup {
             try add(archive: tablespace.oid, root: tablespace.location)
         }
 
-        guard let stop = try connection.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)").rows.first,
+        guard let stop = try connection.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)").rows.first,
               let stopLSN = stop[0], let labelFile = stop[1]
         else { throw PostgresError(message: "pg_backup_stop returned nothing") }
         stopped = true
