@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// The result of a finished child process.
 public struct ProcessResult: Sendable {
@@ -34,35 +35,15 @@ public enum ProcessRunner {
             throw FixtureError("cannot write \(inPath)")
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        sigdelset(&allSignals, SIGKILL)
-        sigdelset(&allSignals, SIGSTOP)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         // A working directory through `env -C` (posix_spawn_file_actions_addchdir_np is not visible to Swift here).
         let words = directory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
-        let argv = words.map { strdup($0) } + [nil]
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + env { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, words[0], &actions, &attributes, argv, env)
-        guard result == 0 else {
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(words[0], Array(words.dropFirst()), environment: environment, stdin: inPath,
+                                         stdout: outPath, stderr: errPath)
+        } catch {
             capture.remove()
-            throw FixtureError("cannot start \(executable): \(String(cString: strerror(result)))")
+            throw FixtureError("\(error)")
         }
         return RunningProcess(pid: pid, capture: capture)
     }
@@ -87,9 +68,7 @@ public final class RunningProcess: Sendable {
 
     /// Waits for the process to end. The status is the exit code, or 128 + the signal that killed it.
     public func wait() -> ProcessResult {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let exitStatus = ChildProcess.wait(pid)
         defer { capture.remove() }
         return ProcessResult(
             status: exitStatus,

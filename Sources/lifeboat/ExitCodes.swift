@@ -11,7 +11,9 @@ import Plans
 /// | 1 | the run (or a step) failed |
 /// | 2 | invalid plan, file or command line; no such run |
 /// | 3 | damage found: a missing or corrupt object (verify, restore, WAL fetch of a damaged segment) |
-/// | 4 | Lifeboat's own state (state directory, catalog) is unusable |
+/// | 4 | a drill failed: a check failed, a target (RPO, RTO) was missed, or the restore did not complete |
+/// | 5 | `status`: a database is outside its targets right now |
+/// | 6 | Lifeboat's own state (state directory, catalog) is unusable |
 /// | 10 | no repository at the location, or not initialised |
 /// | 11 | the plan is already running (lock held) |
 /// | 12 | wrong passphrase or key |
@@ -23,7 +25,9 @@ enum ExitCodes {
     static let runFailed: Int32 = 1
     static let invalidInput: Int32 = 2
     static let damaged: Int32 = 3
-    static let stateUnusable: Int32 = 4
+    static let drillFailed: Int32 = 4
+    static let targetBreached: Int32 = 5
+    static let stateUnusable: Int32 = 6
     static let repositoryMissing: Int32 = 10
     static let locked: Int32 = 11
     static let wrongKey: Int32 = 12

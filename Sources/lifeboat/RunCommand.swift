@@ -13,6 +13,8 @@ struct RunCommand: AsyncParsableCommand {
             Prints nothing when the run succeeds (use --verbose for progress); on failure prints which step failed, \
             why, and where the log is, and exits 1. SIGINT or SIGTERM cancels the run: running steps are stopped, \
             the run is recorded as cancelled, and the exit code is 130. Exit 11 means the plan is already running.
+            Drills (kind: drill) print their verdict and the report's path; a failed drill (a check failed, a \
+            target missed) exits 4. Their scratch servers are stopped and removed at the end, unless --keep.
             """
     )
 
@@ -20,6 +22,9 @@ struct RunCommand: AsyncParsableCommand {
     var file: String
 
     @OptionGroup var state: StateOptions
+
+    @Option(help: "Use this inventory instead of the plan's (default: $LIFEBOAT_INVENTORY, else the plan's own).")
+    var inventory: String?
 
     @Flag(name: .shortAndLong, help: "Print a line for every step as it starts and ends.")
     var verbose = false
@@ -32,6 +37,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "How many steps may run at once (default: the plan's concurrency, else 4).")
     var parallel: Int?
+
+    @Flag(help: "Drills: leave the scratch servers running and print how to connect (remove them yourself).")
+    var keep = false
+
+    @Option(name: .customLong("report-dir"), help: "Drills: also write the report (JSON, Markdown, HTML) into this folder.")
+    var reportDirectory: String?
 
     @Option(help: "What started this run: cli, cron or daemon (recorded in the catalog).")
     var trigger: String = "cli"
@@ -51,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let result = PlanFiles.load(file)
+        let result = PlanFiles.load(file, inventory: inventory)
         let plan = try result.get()
         Console.diagnostics(result.warnings)
 
@@ -68,12 +79,22 @@ struct RunCommand: AsyncParsableCommand {
         options.maxParallel = parallel
         options.stderrLevel = Logger.Level(rawValue: logLevel)!
         if verbose { options.observer = Progress.print }
+        options.keepScratch = keep
+        options.reportDirectory = reportDirectory
 
         let runner = PlanRunner(catalog: catalog)
         let task = Task { try await runner.run(plan, options: options) }
         let signals = SignalCancellation(cancelling: task)
         defer { signals.stop() }
         let outcome = try await task.value
+        for server in outcome.keptServers {
+            Console.out("kept the scratch server of step '\(server.step)': psql '\(server.conninfo)'")
+            Console.out("  remove it when done: pg_ctl -D \(server.folder)/pgdata stop && rm -rf \(server.folder)")
+        }
+        if let report = outcome.report {
+            try finishDrill(report, outcome: outcome, plan: plan)
+            return
+        }
 
         switch outcome.run.status {
         case .succeeded:
@@ -90,6 +111,28 @@ struct RunCommand: AsyncParsableCommand {
             Console.error("run \(outcome.run.id) of plan '\(plan.name)' failed: \(why)")
             Console.hint("log: \(outcome.run.logFile); details: lifeboat runs show \(outcome.run.id)")
             throw ExitCode(ExitCodes.runFailed)
+        }
+    }
+
+    /// A drill's verdict in a few lines, the report's path, and exit 4 when it failed.
+    private func finishDrill(_ report: DrillReport, outcome: RunOutcome, plan: Plan) throws {
+        func objective(_ name: String, _ value: DrillReport.Objective) -> String {
+            "\(name) \(value.measuredSeconds.map(DrillReport.duration) ?? "not measured")"
+                + (value.targetSeconds.map { " (target \(DrillReport.duration($0)), \(value.verdict.uppercased()))" } ?? "")
+        }
+        let markdown = outcome.reportFiles.first { $0.hasSuffix(".md") }
+        let line = "drill \(report.passed ? "PASSED" : "FAILED"): \(objective("RPO", report.rpo)), \(objective("RTO", report.rto))"
+        if report.passed { Console.out(line) } else { Console.error(line) }
+        for reason in report.reasons { Console.error("  \(reason)") }
+        for warning in report.warnings { Console.warning(warning) }
+        Console.out("report: \(markdown ?? "(not written; see the log)")")
+        if outcome.run.status == .cancelled {
+            Console.hint("log: \(outcome.run.logFile); details: lifeboat runs show \(outcome.run.id)")
+            throw ExitCode(ExitCodes.cancelled)
+        }
+        if !report.passed {
+            Console.hint("log: \(outcome.run.logFile); runbook: runbooks/drill-failed.md")
+            throw ExitCode(ExitCodes.drillFailed)
         }
     }
 }

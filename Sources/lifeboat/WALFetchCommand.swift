@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Postgres
 import Repository
 
 struct WALFetchCommand: ParsableCommand {
@@ -21,13 +22,23 @@ struct WALFetchCommand: ParsableCommand {
     @Argument(help: "Where to write it (%p).")
     var destination: String
 
+    @Option(help: ArgumentHelp("Treat files archived at or after this UTC time (ISO 8601) as absent: the archive as it was then (drills).",
+                               valueName: "time"))
+    var archivedBefore: String?
+
     @OptionGroup var repository: RepositoryArguments
+
+    func validate() throws {
+        if let archivedBefore, Restore.parseTime(archivedBefore) == nil {
+            throw ValidationError("cannot read --archived-before '\(archivedBefore)' (use e.g. 2026-11-26T02:30:00Z)")
+        }
+    }
 
     func run() throws {
         let contents: [UInt8]?
         do {
             let opened = try repository.open()
-            contents = try opened.fetchWAL(name: name)
+            contents = try opened.fetchWAL(name: name, archivedBefore: archivedBefore.flatMap(Restore.parseTime))
         } catch let error as LifeboatError {
             Console.error("cannot fetch \(name): \(error.message)")
             throw ExitCode(ExitCodes.recoveryMustStop)

@@ -58,8 +58,24 @@ public final class Catalog: Sendable {
                 table.primaryKey(["run_id", "step_id"])
             }
         }
+        migrator.registerMigration("v2: drills") { db in
+            try db.create(table: "drills") { table in
+                table.primaryKey("run_id", .text).references("runs", onDelete: .cascade)
+                table.column("plan", .text).notNull().indexed()
+                table.column("started_at", .datetime).notNull().indexed()
+                table.column("verdict", .text).notNull()
+                table.column("databases", .text).notNull()
+                table.column("rpo_seconds", .double)
+                table.column("rto_seconds", .double)
+                table.column("projected_rto_seconds", .double)
+                table.column("report", .text).notNull()
+            }
+        }
         return migrator
     }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T { try pool.read(body) }
 
     // MARK: - Writing
 

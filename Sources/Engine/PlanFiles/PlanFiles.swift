@@ -5,8 +5,11 @@ import Repository
 /// Reads plan files with the step types of a registry and fingerprints them.
 public enum PlanFiles {
     /// Loads and checks `path`; a valid plan carries the SHA-256 of the file's bytes (recorded with each run).
-    public static func load(_ path: String, registry: StepRegistry = .standard) -> PlanLoadResult {
-        var result = registry.loader.load(path)
+    /// `inventory` (else `LIFEBOAT_INVENTORY`) replaces the plan's own inventory.
+    public static func load(_ path: String, inventory: String? = nil, registry: StepRegistry = .standard,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) -> PlanLoadResult {
+        let override = inventory ?? environment["LIFEBOAT_INVENTORY"].flatMap { $0.isEmpty ? nil : $0 }
+        var result = registry.loader.load(path, inventory: override)
         if var plan = result.plan, let bytes = FileManager.default.contents(atPath: path) {
             plan.digest = SHA256.hexDigest(Array(bytes))
             result.plan = plan

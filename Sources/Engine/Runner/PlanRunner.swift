@@ -43,9 +43,10 @@ public struct PlanRunner: Sendable {
         options.observer?(.started(run: runId, plan: plan.name, logFile: run.logFile))
         logger.info("run \(runId) of plan '\(plan.name)' (\(plan.kind.rawValue)) started by \(run.osUser) via \(options.trigger.rawValue); plan file \(plan.file) sha256 \(plan.digest)")
 
+        let session = RunSession(runId: runId, startedAt: run.startedAt, keepScratch: options.keepScratch)
         let execution = Execution(plan: plan, runId: runId, catalog: catalog, registry: registry, options: options,
                                   secrets: SecretResolver(environment: options.environment, redactor: redactor),
-                                  log: log)
+                                  log: log, session: session)
         var records = await execution.runGraph(plan.steps, phase: .main, initial: pending)
         var status = Self.status(of: records, cancelled: Task.isCancelled)
 
@@ -71,6 +72,12 @@ public struct PlanRunner: Sendable {
             }
         }
 
+        // Scratch servers go however the run ended (success, failure, cancellation), unless --keep.
+        let kept = session.cleanUp()
+        for server in kept {
+            logger.notice("kept the scratch server of step '\(server.step)': \(server.conninfo) (folder \(server.folder))")
+        }
+
         run.status = status
         run.endedAt = Date()
         if let failed = records.first(where: { $0.status == .failed && !$0.ignoredFailure }) {
@@ -80,8 +87,25 @@ public struct PlanRunner: Sendable {
         }
         logger.info("run \(runId) \(status.rawValue) after \(Self.format(run.duration()))")
         try catalog.update(run)
+
+        var outcome = RunOutcome(run: run, steps: records)
+        outcome.keptServers = kept.map { ($0.step, $0.conninfo, $0.folder) }
+        if plan.kind == .drill {
+            let report = DrillReport.build(plan: plan, run: run, steps: records, session: session)
+            outcome.report = report
+            do {
+                try catalog.insert(DrillRecord(report))
+                outcome.reportFiles = try DrillReportFiles.write(report, to: state.reportsPath)
+                if let extra = options.reportDirectory {
+                    outcome.reportFiles += try DrillReportFiles.write(report, to: extra)
+                }
+                logger.info("drill verdict \(report.verdict.uppercased()); report \(outcome.reportFiles.joined(separator: ", "))")
+            } catch {
+                logger.error("cannot write the drill report: \(error)")
+            }
+        }
         options.observer?(.finished(run))
-        return RunOutcome(run: run, steps: records)
+        return outcome
     }
 
     static func status(of records: [StepRecord], cancelled: Bool) -> RunStatus {
@@ -115,6 +139,7 @@ private struct Execution: Sendable {
     let options: RunOptions
     let secrets: SecretResolver
     let log: RunLog
+    let session: RunSession
 
     var logger: Logger { log.logger("run") }
 
@@ -203,7 +228,8 @@ private struct Execution: Sendable {
             options.observer?(.stepStarted(step: step.id, attempt: attempt))
             stepLogger.info("step '\(step.id)' (\(step.uses)) attempt \(attempt) of \(step.retries.count + 1)")
             let context = StepContext(runId: runId, plan: plan, step: step, attempt: attempt, secrets: secrets,
-                                      logger: stepLogger, output: output, interaction: options.interaction)
+                                      logger: stepLogger, output: output, interaction: options.interaction,
+                                      session: session)
             do {
                 try await withTimeout(step.timeout) { try await type.run(context) }
                 record.status = .succeeded

@@ -14,6 +14,10 @@ public struct RunOptions: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Told about every step as it starts and ends (for live progress lines).
     public var observer: (@Sendable (RunEvent) -> Void)?
+    /// Leave drills' scratch servers running after the run (their connection strings are in the outcome).
+    public var keepScratch = false
+    /// Also write drill reports (JSON, Markdown, HTML) into this folder.
+    public var reportDirectory: String?
 
     public init() {}
 
@@ -33,6 +37,16 @@ public enum RunEvent: Sendable {
 public struct RunOutcome: Sendable {
     public var run: RunRecord
     public var steps: [StepRecord]
+    /// Drills: the report, and the files it was written to.
+    public var report: DrillReport?
+    public var reportFiles: [String] = []
+    /// `--keep`: scratch servers left running.
+    public var keptServers: [(step: String, conninfo: String, folder: String)] = []
+
+    public init(run: RunRecord, steps: [StepRecord]) {
+        self.run = run
+        self.steps = steps
+    }
 
     /// The step that made the run fail, if one did.
     public var failedStep: StepRecord? {

@@ -30,13 +30,14 @@ public struct StateDirectory: Sendable {
     public var catalogPath: String { path + "/catalog.sqlite" }
     public var logsPath: String { path + "/logs" }
     public var locksPath: String { path + "/locks" }
+    public var reportsPath: String { path + "/reports" }
 
     public func logPath(run: String) -> String { logsPath + "/\(run).log" }
 
     /// Creates the folders (mode 0700: logs may name hosts and databases).
     public func prepare() throws {
         do {
-            for folder in [path, logsPath, locksPath] {
+            for folder in [path, logsPath, locksPath, reportsPath] {
                 try FileManager.default.createDirectory(
                     atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }

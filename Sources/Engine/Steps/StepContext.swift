@@ -14,6 +14,8 @@ public struct StepContext: Sendable {
     public let logger: Logger
     public let output: StepOutput
     public let interaction: Interaction
+    /// What the run's steps share (scratch servers, drill evidence).
+    public let session: RunSession
 
     /// The string parameter `name`, with its secrets filled in.
     public func string(_ name: String) throws -> String? {

@@ -10,7 +10,10 @@ enum Blocking {
         var isSet: Bool { flag.load(ordering: .relaxed) }
     }
 
-    static func run<T: Sendable>(_ work: @escaping @Sendable (StopFlag) throws -> T) async throws -> T {
+    /// `onCancel` runs (on the cancelling thread) when the awaiting task is cancelled: e.g. to cancel a query the
+    /// work is blocked in.
+    static func run<T: Sendable>(onCancel: @escaping @Sendable () -> Void = {},
+                                 _ work: @escaping @Sendable (StopFlag) throws -> T) async throws -> T {
         let stop = StopFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
@@ -22,6 +25,7 @@ enum Blocking {
             }
         } onCancel: {
             stop.stop()
+            onCancel()
         }
     }
 }

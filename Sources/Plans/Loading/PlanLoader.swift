@@ -36,13 +36,15 @@ public struct PlanLoader: Sendable {
 
     // MARK: - Plans
 
-    public func load(_ file: String) -> PlanLoadResult {
+    /// Loads a plan. `inventory` (a file) replaces the plan's own inventory (its `inventory:` or the
+    /// `lifeboat.yaml` beside it): the same plan can run against another site's inventory.
+    public func load(_ file: String, inventory: String? = nil) -> PlanLoadResult {
         let sink = DiagnosticSink()
-        let plan = loadPlan(file, sink: sink)
+        let plan = loadPlan(file, inventoryOverride: inventory, sink: sink)
         return PlanLoadResult(plan: sink.hasErrors ? nil : plan, diagnostics: sink.diagnostics)
     }
 
-    private func loadPlan(_ file: String, sink: DiagnosticSink) -> Plan? {
+    private func loadPlan(_ file: String, inventoryOverride: String?, sink: DiagnosticSink) -> Plan? {
         guard let source = YAMLSource.load(file, what: "plan", sink: sink) else { return nil }
         guard let root = source.root else {
             sink.error(SourceLocation(file: file), "the plan file is empty",
@@ -54,7 +56,17 @@ public struct PlanLoader: Sendable {
         reader.require(["plan", "kind", "steps"], what: "the plan", sink: sink)
 
         // The inventory comes first: step parameters refer to its names.
-        let inventory = resolveInventory(reader, planFile: file, sink: sink)
+        let inventory: Inventory?
+        if let inventoryOverride {
+            if FileManager.default.fileExists(atPath: inventoryOverride) {
+                inventory = loadInventory(inventoryOverride, sink: sink)
+            } else {
+                sink.error(SourceLocation(file: inventoryOverride), "inventory file '\(inventoryOverride)' does not exist")
+                inventory = nil
+            }
+        } else {
+            inventory = resolveInventory(reader, planFile: file, sink: sink)
+        }
         let values = ValueDecoder(source: source, sink: sink, inventory: inventory)
 
         var name = ""

@@ -86,6 +86,11 @@ public final class PostgresConnection {
         handle = nil
     }
 
+    /// Something another thread can use to cancel the query this connection is running.
+    public func canceller() -> QueryCanceller? {
+        handle.flatMap { PQgetCancel($0) }.map(QueryCanceller.init)
+    }
+
     private static func errorText(_ conn: OpaquePointer) -> String {
         String(cString: PQerrorMessage(conn)).trimmingCharacters(in: [" ", "\n"])
     }
@@ -106,5 +111,21 @@ extension String {
         while let first = text.first, set.contains(first) { text = text.dropFirst() }
         while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)
+    }
+}
+
+/// Cancels a connection's running query from any thread (`PQcancel` is documented thread-safe; the connection
+/// itself is not).
+public final class QueryCanceller: @unchecked Sendable {
+    private let cancel: OpaquePointer
+
+    init(_ cancel: OpaquePointer) { self.cancel = cancel }
+
+    deinit { PQfreeCancel(cancel) }
+
+    /// Asks the server to cancel the current query (if any); the query then fails with SQLSTATE 57014.
+    public func cancelQuery() {
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
     }
 }

@@ -72,6 +72,13 @@ public struct FileStore: Sendable {
         return bytes
     }
 
+    /// When the file was last written (objects are written once: when it was stored), or nil when it does not exist.
+    public func modificationTime(_ relative: String) -> Date? {
+        var info = stat()
+        guard stat(path(relative), &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+
     /// The file's size, or nil when it does not exist.
     public func size(_ relative: String) -> Int? {
         var info = stat()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The names PostgreSQL archives: segments (`000000010000000000000003`), `.partial` segments after a promotion,
 /// `.backup` history files and timeline `.history` files.
 public enum WALFileName {
@@ -57,10 +59,20 @@ extension BackupRepository {
         return .alreadyArchived
     }
 
-    /// An archived WAL file's content, checked; nil when it is not in the archive.
-    public func fetchWAL(name: String) throws(RepositoryError) -> [UInt8]? {
+    /// An archived WAL file's content, checked; nil when it is not in the archive. With `archivedBefore`, a file
+    /// archived at or after that time counts as absent: a drill sees the archive as it was when its simulated
+    /// disaster struck, so WAL arriving during the drill cannot flatter its RPO.
+    public func fetchWAL(name: String, archivedBefore: Date? = nil) throws(RepositoryError) -> [UInt8]? {
         guard let timeline = WALFileName.timeline(of: name) else { return nil }
-        return try object(kind: .wal, path: Self.walPath(name, timeline: timeline))
+        let path = Self.walPath(name, timeline: timeline)
+        if let archivedBefore, let archived = store.modificationTime(path), archived >= archivedBefore { return nil }
+        return try object(kind: .wal, path: path)
+    }
+
+    /// When a WAL file reached the archive; nil when it is not there.
+    public func walArchiveTime(name: String) -> Date? {
+        guard let timeline = WALFileName.timeline(of: name) else { return nil }
+        return store.modificationTime(Self.walPath(name, timeline: timeline))
     }
 
     public func hasWAL(name: String) -> Bool {

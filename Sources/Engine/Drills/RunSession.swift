@@ -1,0 +1,71 @@
+import Foundation
+import Postgres
+import Synchronization
+
+/// What the steps of one run share: scratch servers (stopped and removed when the run ends, unless kept) and the
+/// evidence a drill report is made of.
+public final class RunSession: Sendable {
+    public let runId: String
+    public let startedAt: Date
+    /// `--keep`: leave scratch servers running after the run, for a person to look at.
+    public let keepScratch: Bool
+
+    private struct Scratch {
+        var step: String
+        var database: String
+        var server: ScratchServer
+    }
+
+    private struct State {
+        var scratch: [Scratch] = []
+        var restores: [RestoreEvidence] = []
+        var checks: [CheckEvidence] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init(runId: String, startedAt: Date, keepScratch: Bool = false) {
+        self.runId = runId
+        self.startedAt = startedAt
+        self.keepScratch = keepScratch
+    }
+
+    /// Registers a scratch server as soon as its folder exists, so that it is removed however the run ends.
+    public func register(_ server: ScratchServer, step: String, database: String) {
+        state.withLock { $0.scratch.append(Scratch(step: step, database: database, server: server)) }
+    }
+
+    /// The scratch server a restore step made (by its step id), or the only one when `step` is nil.
+    public func scratchServer(step: String?) -> (server: ScratchServer, database: String, step: String)? {
+        state.withLock { state in
+            let candidates = step.map { id in state.scratch.filter { $0.step == id } } ?? state.scratch
+            guard candidates.count == 1, let found = candidates.first else { return nil }
+            return (found.server, found.database, found.step)
+        }
+    }
+
+    public func record(_ evidence: RestoreEvidence) {
+        state.withLock { $0.restores.append(evidence) }
+    }
+
+    public func record(_ evidence: CheckEvidence) {
+        state.withLock { $0.checks.append(evidence) }
+    }
+
+    public var restores: [RestoreEvidence] { state.withLock { $0.restores } }
+    public var checks: [CheckEvidence] { state.withLock { $0.checks } }
+
+    /// Stops and removes every scratch server, or with `keepScratch` leaves them running; returns what was kept
+    /// (step, connection string, folder).
+    @discardableResult
+    public func cleanUp() -> [(step: String, conninfo: String, folder: String)] {
+        let all = state.withLock { $0.scratch }
+        if keepScratch {
+            return all.compactMap { scratch in
+                scratch.server.conninfo().map { (scratch.step, $0, scratch.server.folder) }
+            }
+        }
+        for scratch in all { scratch.server.destroy() }
+        return []
+    }
+}
