@@ -36,6 +36,37 @@ public struct RestoreEvidence: Codable, Sendable, Equatable {
     public var readyAt: Date
     public var scratchFolder: String
 
+    public init(step: String, database: String, repository: String, backupId: String, backupTime: Date,
+                backupLogicalBytes: Int64, backupStoredBytes: Int64, target: String, archiveCutoff: Date?,
+                restoredBytes: Int64, restoredFiles: Int, restoreSeconds: Double, startupSeconds: Double,
+                replaySeconds: Double, timeline: String?, replayedUpTo: String?, lastReplayedCommit: Date?,
+                restoredHeartbeat: Date?, sourceHeartbeat: Date?, sourceBytes: Int64?, growthBytesPerDay: Double?,
+                readyAt: Date, scratchFolder: String) {
+        self.step = step
+        self.database = database
+        self.repository = repository
+        self.backupId = backupId
+        self.backupTime = backupTime
+        self.backupLogicalBytes = backupLogicalBytes
+        self.backupStoredBytes = backupStoredBytes
+        self.target = target
+        self.archiveCutoff = archiveCutoff
+        self.restoredBytes = restoredBytes
+        self.restoredFiles = restoredFiles
+        self.restoreSeconds = restoreSeconds
+        self.startupSeconds = startupSeconds
+        self.replaySeconds = replaySeconds
+        self.timeline = timeline
+        self.replayedUpTo = replayedUpTo
+        self.lastReplayedCommit = lastReplayedCommit
+        self.restoredHeartbeat = restoredHeartbeat
+        self.sourceHeartbeat = sourceHeartbeat
+        self.sourceBytes = sourceBytes
+        self.growthBytesPerDay = growthBytesPerDay
+        self.readyAt = readyAt
+        self.scratchFolder = scratchFolder
+    }
+
     enum CodingKeys: String, CodingKey {
         case step, database, repository, target, timeline
         case backupId = "backup_id", backupTime = "backup_time", backupLogicalBytes = "backup_logical_bytes"
@@ -63,6 +94,19 @@ public struct CheckEvidence: Codable, Sendable, Equatable {
     public var detail: String?
     public var seconds: Double
     public var finishedAt: Date
+
+    public init(step: String, name: String, sql: String, expectation: String, actual: String, passed: Bool?,
+                detail: String?, seconds: Double, finishedAt: Date) {
+        self.step = step
+        self.name = name
+        self.sql = sql
+        self.expectation = expectation
+        self.actual = actual
+        self.passed = passed
+        self.detail = detail
+        self.seconds = seconds
+        self.finishedAt = finishedAt
+    }
 
     enum CodingKeys: String, CodingKey {
         case step, name, sql, expectation, actual, passed, detail, seconds

@@ -16,6 +16,11 @@ public struct Schedule: Sendable, Hashable {
 public struct Targets: Sendable, Hashable, Codable {
     public var rpo: PlanDuration?
     public var rto: PlanDuration?
+
+    public init(rpo: PlanDuration? = nil, rto: PlanDuration? = nil) {
+        self.rpo = rpo
+        self.rto = rto
+    }
 }
 
 /// What happens to the rest of the run when a step fails (after its retries).
