@@ -62,7 +62,7 @@ struct PlanRunnerTests {
             steps:
               - id: slow
                 uses: exec
-                timeout: 500ms
+                timeout: 3s
                 with: { command: \(bench.sh("echo $$ > \(pidFile); exec sleep 30")) }
             """)
         let started = Date()
@@ -70,7 +70,7 @@ struct PlanRunnerTests {
         #expect(Date().timeIntervalSince(started) < 20)
         let step = try #require(outcome.step("slow"))
         #expect(step.status == .failed)
-        #expect(step.error == "timed out after 500ms")
+        #expect(step.error == "timed out after 3s")
         #expect(outcome.run.status == .failed)
         let pid = try #require(Int32(bench.read("sleep.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(await eventually { !processExists(pid) })
