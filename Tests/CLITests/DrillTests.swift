@@ -148,6 +148,8 @@ struct DrillTests {
             #expect((report["evidence_digest"] as? String)?.count == 64)
             let restore = try #require((report["restores"] as? [[String: Any]])?.first)
             #expect(restore["database"] as? String == "shop")
+            #expect((restore["replayed_from"] as? String)?.contains("/") == true)
+            #expect((restore["replayed_up_to"] as? String)?.contains("/") == true)
             #expect(!FileManager.default.fileExists(atPath: restore["scratch_folder"] as? String ?? "/"))
             #expect(drill.scratchFolders.isEmpty)
 

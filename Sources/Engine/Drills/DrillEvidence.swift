@@ -23,6 +23,8 @@ public struct RestoreEvidence: Codable, Sendable, Equatable {
     /// Accepting connections until recovery had ended and the server accepted writes.
     public var replaySeconds: Double
     public var timeline: String?
+    /// The WAL replayed: from the backup's start LSN up to the last record recovery applied.
+    public var replayedFrom: String?
     public var replayedUpTo: String?
     /// Commit time of the last transaction recovery replayed.
     public var lastReplayedCommit: Date?
@@ -39,7 +41,7 @@ public struct RestoreEvidence: Codable, Sendable, Equatable {
     public init(step: String, database: String, repository: String, backupId: String, backupTime: Date,
                 backupLogicalBytes: Int64, backupStoredBytes: Int64, target: String, archiveCutoff: Date?,
                 restoredBytes: Int64, restoredFiles: Int, restoreSeconds: Double, startupSeconds: Double,
-                replaySeconds: Double, timeline: String?, replayedUpTo: String?, lastReplayedCommit: Date?,
+                replaySeconds: Double, timeline: String?, replayedFrom: String? = nil, replayedUpTo: String?, lastReplayedCommit: Date?,
                 restoredHeartbeat: Date?, sourceHeartbeat: Date?, sourceBytes: Int64?, growthBytesPerDay: Double?,
                 readyAt: Date, scratchFolder: String) {
         self.step = step
@@ -57,6 +59,7 @@ public struct RestoreEvidence: Codable, Sendable, Equatable {
         self.startupSeconds = startupSeconds
         self.replaySeconds = replaySeconds
         self.timeline = timeline
+        self.replayedFrom = replayedFrom
         self.replayedUpTo = replayedUpTo
         self.lastReplayedCommit = lastReplayedCommit
         self.restoredHeartbeat = restoredHeartbeat
@@ -73,6 +76,7 @@ public struct RestoreEvidence: Codable, Sendable, Equatable {
         case backupStoredBytes = "backup_stored_bytes", archiveCutoff = "archive_cutoff"
         case restoredBytes = "restored_bytes", restoredFiles = "restored_files", restoreSeconds = "restore_seconds"
         case startupSeconds = "startup_seconds", replaySeconds = "replay_seconds", replayedUpTo = "replayed_up_to"
+        case replayedFrom = "replayed_from"
         case lastReplayedCommit = "last_replayed_commit", restoredHeartbeat = "restored_heartbeat"
         case sourceHeartbeat = "source_heartbeat", sourceBytes = "source_bytes", readyAt = "ready_at"
         case growthBytesPerDay = "growth_bytes_per_day"

@@ -59,8 +59,8 @@ extension DrillReport {
             if let cutoff = restore.archiveCutoff {
                 out.append("- Archive as of \(Self.iso(cutoff)): WAL archived later was not used")
             }
-            out.append("- Restored \(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes)); replayed up to "
-                + "\(restore.replayedUpTo ?? "?") on timeline \(restore.timeline ?? "?")")
+            out.append("- Restored \(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes)); WAL replayed from "
+                + "\(restore.replayedFrom ?? "?") to \(restore.replayedUpTo ?? "?"), then timeline \(restore.timeline ?? "?")")
             if let commit = restore.lastReplayedCommit { out.append("- Last replayed commit: \(Self.iso(commit))") }
             if let beat = restore.restoredHeartbeat { out.append("- Heartbeat on the restored server: \(Self.iso(beat))") }
             if let beat = restore.sourceHeartbeat { out.append("- Heartbeat on the source at the drill's start: \(Self.iso(beat))") }
@@ -138,10 +138,11 @@ extension DrillReport {
             out += row([phase.name, String(format: "%.2f", phase.seconds), phase.bytes.map(Self.bytes) ?? "",
                         phase.throughput.map(Self.rate) ?? ""])
         }
-        out += "</table>\n<h2>Restores</h2><table>" + row(["Database", "Backup", "Target", "Restored", "Replayed up to"], header: true)
+        out += "</table>\n<h2>Restores</h2><table>" + row(["Database", "Backup", "Target", "Restored", "WAL replayed"], header: true)
         for restore in restores {
             out += row([restore.database, "\(restore.backupId) (\(restore.repository))", restore.target,
-                        "\(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes))", restore.replayedUpTo ?? ""])
+                        "\(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes))",
+                        "\(restore.replayedFrom ?? "?") to \(restore.replayedUpTo ?? "?")"])
         }
         out += "</table>\n<h2>Checks</h2><table>" + row(["Check", "SQL", "Expectation", "Result", "Outcome"], header: true)
         for check in checks {

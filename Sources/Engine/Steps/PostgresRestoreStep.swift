@@ -99,7 +99,7 @@ enum PostgresRestoreStep {
                 archiveCutoff: cutoff, restoredBytes: summary.bytes, restoredFiles: summary.files,
                 restoreSeconds: summary.seconds, startupSeconds: accepting.timeIntervalSince(started),
                 replaySeconds: ready.timeIntervalSince(accepting), timeline: restored.timeline,
-                replayedUpTo: restored.replayLSN, lastReplayedCommit: restored.lastCommit,
+                replayedFrom: manifest.startLSN, replayedUpTo: restored.replayLSN, lastReplayedCommit: restored.lastCommit,
                 restoredHeartbeat: restored.heartbeat, sourceHeartbeat: source.heartbeat, sourceBytes: source.bytes,
                 growthBytesPerDay: try growth(repository, database: databaseEntry.name), readyAt: ready,
                 scratchFolder: server.folder)
