@@ -33,12 +33,19 @@ let package = Package(
         .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
         .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
+        .target(
+            name: "Mirrors",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
 
         // MARK: - Orchestration and command line
         .target(
             name: "Engine",
             dependencies: [
-                "Plans", "Postgres", "Repository", "LifeboatHTTP",
+                "Plans", "Postgres", "Repository", "Mirrors", "LifeboatHTTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -48,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "Engine", "Plans", "Repository", "Postgres",
+                "Engine", "Plans", "Repository", "Postgres", "Mirrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -60,6 +67,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Plans", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "RepositoryTests", dependencies: ["Repository", "TestSupport"]),
+        .testTarget(name: "MirrorsTests", dependencies: ["Mirrors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat", "Repository"]),
     ],
     swiftLanguageModes: [.v6]

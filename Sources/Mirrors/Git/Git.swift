@@ -1,0 +1,107 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+/// A failed git command or mirror operation; the message never holds a credential.
+public struct MirrorError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs the `git` binary non-interactively: it never prompts (for a password, a host key) and gives up on a stalled
+/// connection, so a mirror that cannot be reached fails with a message instead of hanging a plan.
+public struct Git: Sendable {
+    public var executable: String
+    /// Extra environment (e.g. GIT_SSH_COMMAND); the non-interactive settings are always added.
+    public var environment: [String: String]
+    /// Secrets to hide from error messages (credentials inside URLs, resolved from the inventory).
+    public var secrets: [String]
+
+    public init(executable: String = "git", environment: [String: String] = [:], secrets: [String] = []) {
+        self.executable = executable
+        self.environment = environment
+        self.secrets = secrets.filter { !$0.isEmpty }
+    }
+
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `git ARGUMENTS` (in `directory` when given) and returns its output; with `check`, a non-zero exit throws
+    /// with git's last error line. Cancelling the calling task ends git (SIGTERM to its group, then SIGKILL).
+    @discardableResult
+    public func run(_ arguments: [String], in directory: String? = nil, check: Bool = true,
+                    timeout: Duration? = nil, input: String? = nil) async throws -> Output {
+        var variables: [Environment.Key: String?] = [
+            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "SSH_ASKPASS": "/bin/true", "LC_ALL": "C",
+        ]
+        if ProcessInfo.processInfo.environment["GIT_SSH_COMMAND"] == nil {
+            variables["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=20"
+        }
+        for (key, value) in environment { variables[Environment.Key(rawValue: key)!] = value }
+        // Give up on HTTP transfers slower than 1 byte/s for a minute (a dead proxy, a stuck server).
+        let words = ["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"] + arguments
+        let settings = variables
+        let work = { @Sendable [self] () async throws -> Output in
+            try await execute(words, variables: settings, directory: directory, input: input)
+        }
+        let output: Output
+        do {
+            if let timeout {
+                output = try await withThrowingTaskGroup(of: Output?.self) { group in
+                    group.addTask { try await work() }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    guard let first = try await group.next(), let finished = first else {
+                        throw MirrorError("git \(redact(arguments.prefix(2).joined(separator: " "))) timed out after \(timeout)")
+                    }
+                    return finished
+                }
+            } else {
+                output = try await work()
+            }
+        } catch let error as MirrorError {
+            throw error
+        } catch {
+            try Task.checkCancellation()
+            throw MirrorError("cannot run git: \(redact("\(error)"))")
+        }
+        if check && output.status != 0 {
+            let why = output.stderr.split(separator: "\n").map(String.init)
+                .last { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") } ?? output.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            throw MirrorError("git \(redact(arguments.first ?? "")) failed (\(output.status)): \(redact(why))")
+        }
+        return output
+    }
+
+    private func execute(_ words: [String], variables: [Environment.Key: String?], directory: String?,
+                         input: String?) async throws -> Output {
+        var options = PlatformOptions()
+        options.createSession = true
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(3))]
+        let executable: Executable = self.executable.contains("/") ? .path(FilePath(self.executable)) : .name(self.executable)
+        let result = try await Subprocess.run(
+            executable, arguments: Arguments(words), environment: .inherit.updating(variables),
+            workingDirectory: directory.map { FilePath($0) }, platformOptions: options, input: .string(input ?? ""),
+            output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        return Output(status: status, stdout: result.standardOutput, stderr: result.standardError)
+    }
+
+    /// Hides secrets and URL credentials in text meant for people.
+    public func redact(_ text: String) -> String {
+        var result = text
+        for secret in secrets { result = result.replacingOccurrences(of: secret, with: "***") }
+        return result.split(separator: " ", omittingEmptySubsequences: false)
+            .map { RemoteURL.display(String($0)) }.joined(separator: " ")
+    }
+}

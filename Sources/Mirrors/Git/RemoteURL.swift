@@ -1,0 +1,22 @@
+/// Mirror locations as people write them: local paths, `file://`, `ssh://`, `user@host:path`, `https://`, `git://`.
+public enum RemoteURL {
+    /// The URL without credentials (`https://user:secret@host/x.git` → `https://***@host/x.git`), for logs, errors,
+    /// the catalog and reports.
+    public static func display(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        let userInfo = rest[..<at]
+        // ssh://git@host keeps its user name; anything with a password (user:secret, token) is hidden.
+        if url.hasPrefix("ssh://") && !userInfo.contains(":") { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(rest[at...])
+    }
+
+    /// Whether `url` names a folder on this machine (then `git fsck` can check it directly).
+    public static func localPath(_ url: String) -> String? {
+        if url.hasPrefix("file://") { return String(url.dropFirst("file://".count)) }
+        if url.hasPrefix("/") { return url }
+        return nil
+    }
+}
