@@ -1,18 +1,21 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Mirrors
 import Plans
 import Repository
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Each inventory database's recovery position now: backups, WAL, last drill, against the targets.",
+        abstract: "Each inventory database and git mirror now: backups, WAL, last drill, last sync, against the targets.",
         discussion: """
             RPO exposure = the age of the newest WAL file archived in a repository holding the database's backups \
             (or of its newest backup when its backups carry their own WAL). Projected RTO comes from the last drill. \
             Targets: --rpo/--rto, else those of the plan of the database's last drill, else 1h and 4h. \
-            Exit 0 when every database is inside its targets, 5 when any is not (no backup at all counts as outside).
+            Mirrors: the age of the last successful sync against the RPO target (--rpo, else 1h). \
+            Exit 0 when everything is inside its targets, 5 when anything is not (no backup at all, or a mirror never \
+            synced, counts as outside).
             """
     )
 
@@ -53,6 +56,22 @@ struct StatusCommand: ParsableCommand {
         var rto_target_seconds: Double
         var problems: [String]
         var within_targets: Bool
+    }
+
+    struct MirrorStatus: Encodable {
+        var source: String
+        var mirror: String
+        var last_success: String?
+        var age_seconds: Double?
+        var rpo_target_seconds: Double
+        var last_sync_failed: Bool
+        var problems: [String]
+        var within_targets: Bool
+    }
+
+    struct StatusReport: Encodable {
+        var databases: [DatabaseStatus]
+        var mirrors: [MirrorStatus]
     }
 
     func run() throws {
@@ -133,10 +152,37 @@ struct StatusCommand: ParsableCommand {
             rows.append(status)
         }
 
+        // Mirrors: the age of each mirror's last successful sync against the RPO target.
+        let syncStates = try catalog.gitSyncStates()
+        let mirrorRPO = rpo.flatMap(PlanDuration.init(parsing:)).map { Double($0.milliseconds) / 1000 } ?? 3600
+        var mirrors: [MirrorStatus] = []
+        for source in names.inventory.names(.git) {
+            let entry = names.inventory.entry(.git, source)
+            let destinations = (entry?.fields["mirrors"]?.listValue ?? []).compactMap { $0.stringValue?.description }
+            for destination in destinations {
+                let shown = RemoteURL.display(destination)
+                let state = syncStates.first { $0.latest.source == source && $0.latest.destination == shown }
+                var row = MirrorStatus(source: source, mirror: shown, last_success: state?.lastSuccess.map(Console.time),
+                                       age_seconds: state?.lastSuccess.map { now.timeIntervalSince($0) },
+                                       rpo_target_seconds: mirrorRPO, last_sync_failed: state.map { !$0.latest.succeeded } ?? false,
+                                       problems: [], within_targets: true)
+                if let age = row.age_seconds {
+                    if age > mirrorRPO {
+                        row.problems.append("last synced \(DrillReport.duration(age)) ago, over the RPO target of \(DrillReport.duration(mirrorRPO))")
+                    }
+                } else {
+                    row.problems.append("never synced successfully")
+                }
+                if row.last_sync_failed { row.problems.append("the last sync failed: \(state?.latest.error ?? "")") }
+                row.within_targets = row.problems.isEmpty
+                mirrors.append(row)
+            }
+        }
+
         if json {
-            try Console.json(rows)
-        } else if rows.isEmpty {
-            Console.out("the inventory \(names.inventory.file ?? "") defines no databases")
+            try Console.json(StatusReport(databases: rows, mirrors: mirrors))
+        } else if rows.isEmpty && mirrors.isEmpty {
+            Console.out("the inventory \(names.inventory.file ?? "") defines no databases and no git sources")
         } else {
             Console.out(Console.table(
                 ["DATABASE", "NEWEST BACKUP", "RPO EXPOSURE", "RPO TARGET", "LAST DRILL", "PROJECTED RTO", "RTO TARGET", "STATE"],
@@ -148,8 +194,20 @@ struct StatusCommand: ParsableCommand {
                      row.projected_rto_seconds.map(DrillReport.duration) ?? "-", DrillReport.duration(row.rto_target_seconds),
                      row.within_targets ? "ok" : "OUTSIDE TARGETS"]
                 }))
+            if !mirrors.isEmpty {
+                Console.out("")
+                Console.out(Console.table(
+                    ["GIT SOURCE", "MIRROR", "LAST SUCCESS", "AGE", "RPO TARGET", "STATE"],
+                    mirrors.map { row in
+                        [row.source, row.mirror, row.last_success ?? "never", row.age_seconds.map(DrillReport.duration) ?? "-",
+                         DrillReport.duration(row.rpo_target_seconds), row.within_targets ? "ok" : "OUTSIDE TARGETS"]
+                    }))
+            }
             for row in rows { for problem in row.problems { Console.warning("\(row.database): \(problem)") } }
+            for row in mirrors { for problem in row.problems { Console.warning("\(row.source) → \(row.mirror): \(problem)") } }
         }
-        if rows.contains(where: { !$0.within_targets }) { throw ExitCode(ExitCodes.targetBreached) }
+        if rows.contains(where: { !$0.within_targets }) || mirrors.contains(where: { !$0.within_targets }) {
+            throw ExitCode(ExitCodes.targetBreached)
+        }
     }
 }

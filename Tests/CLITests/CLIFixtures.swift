@@ -7,9 +7,11 @@ final class CLIBench: Sendable {
     let folder: TemporaryDirectory
     let cli: LifeboatCLI
 
-    init() throws {
+    init(environment extra: [String: String] = [:]) throws {
         folder = try TemporaryDirectory(prefix: "lifeboat-cli")
-        cli = try LifeboatCLI(stateDirectory: folder.file("state"))
+        var cli = try LifeboatCLI(stateDirectory: folder.file("state"))
+        cli.environment.merge(extra) { $1 }
+        self.cli = cli
     }
 
     deinit { folder.remove() }

@@ -167,7 +167,8 @@ struct DrillTests {
             // Status: inside an hour's RPO; outside a 2 s one (nothing was archived for longer than that).
             let inside = try drill.lifeboat(["status", "--inventory", drill.inventory, "--json"])
             #expect(inside.status == 0, "\(inside.stdout)\(inside.stderr)")
-            let row = try #require((try JSONSerialization.jsonObject(with: Data(inside.stdout.utf8)) as? [[String: Any]])?.first)
+            let status = try #require(try JSONSerialization.jsonObject(with: Data(inside.stdout.utf8)) as? [String: Any])
+            let row = try #require((status["databases"] as? [[String: Any]])?.first)
             #expect(row["last_drill_verdict"] as? String == "pass")
             #expect(row["within_targets"] as? Bool == true)
             let outside = try drill.lifeboat(["status", "--inventory", drill.inventory, "--rpo", "2s"])

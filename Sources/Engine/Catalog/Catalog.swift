@@ -71,6 +71,34 @@ public final class Catalog: Sendable {
                 table.column("report", .text).notNull()
             }
         }
+        migrator.registerMigration("v3: git mirrors") { db in
+            try db.create(table: "git_syncs") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("run_id", .text).notNull().indexed()
+                table.column("source", .text).notNull()
+                table.column("destination", .text).notNull()
+                table.column("started_at", .datetime).notNull()
+                table.column("ended_at", .datetime).notNull()
+                table.column("succeeded", .boolean).notNull()
+                table.column("refs", .integer).notNull()
+                table.column("refs_changed", .integer).notNull()
+                table.column("preserved", .integer).notNull()
+                table.column("bytes", .integer).notNull()
+                table.column("error", .text)
+            }
+            try db.create(index: "git_syncs_by_mirror", on: "git_syncs", columns: ["source", "destination", "ended_at"])
+            try db.create(table: "git_preserved") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("run_id", .text).notNull()
+                table.column("source", .text).notNull().indexed()
+                table.column("destination", .text).notNull()
+                table.column("ref", .text).notNull()
+                table.column("preserved_as", .text).notNull()
+                table.column("sha", .text).notNull()
+                table.column("reason", .text).notNull()
+                table.column("preserved_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

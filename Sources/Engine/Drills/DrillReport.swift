@@ -109,7 +109,7 @@ extension DrillReport {
         for check in checks where check.passed == nil {
             warnings.append("check '\(check.name)' could not be decided: \(check.detail ?? "no result")")
         }
-        if restores.isEmpty { reasons.append("no database was restored: the drill proves nothing") }
+        if restores.isEmpty && checks.isEmpty { reasons.append("nothing was restored or checked: the drill proves nothing") }
 
         // RTO: from the drill's start until the restored server passed its checks.
         let checksPassed = !checks.contains { $0.passed == false }
@@ -139,6 +139,19 @@ extension DrillReport {
                     + "bound: an idle source has no newer commits to lose. Add a postgres.heartbeat step for a sharper figure"
             } else {
                 method = "not measured: the restored server has no heartbeat and replayed no transaction"
+            }
+        }
+        // Mirrors: their exposure is the time since the stalest one last synced.
+        if let stalest = session.mirrorAges.max(by: { $0.seconds < $1.seconds }) {
+            let text = "mirror freshness: \(stalest.mirror) last synced \(duration(stalest.seconds)) before the check"
+            if restores.isEmpty {
+                rpoSeconds = stalest.seconds
+                method = text
+            } else if let database = rpoSeconds, stalest.seconds > database {
+                rpoSeconds = stalest.seconds
+                method = text + " (the databases' own exposure is smaller); " + method
+            } else {
+                method += "; " + text
             }
         }
         let rpo = objective(rpoSeconds, target: rpoTarget, name: "RPO", method: method, reasons: &reasons)

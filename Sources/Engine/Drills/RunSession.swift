@@ -20,6 +20,7 @@ public final class RunSession: Sendable {
         var scratch: [Scratch] = []
         var restores: [RestoreEvidence] = []
         var checks: [CheckEvidence] = []
+        var mirrorAges: [(String, Double)] = []
     }
 
     private let state = Mutex(State())
@@ -52,6 +53,12 @@ public final class RunSession: Sendable {
         state.withLock { $0.checks.append(evidence) }
     }
 
+    /// How long ago a verified mirror last synced successfully (its data-loss exposure).
+    public func recordMirrorAge(_ mirror: String, seconds: Double) {
+        state.withLock { $0.mirrorAges.append((mirror, seconds)) }
+    }
+
+    public var mirrorAges: [(mirror: String, seconds: Double)] { state.withLock { $0.mirrorAges } }
     public var restores: [RestoreEvidence] { state.withLock { $0.restores } }
     public var checks: [CheckEvidence] { state.withLock { $0.checks } }
 

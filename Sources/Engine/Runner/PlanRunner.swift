@@ -229,7 +229,7 @@ private struct Execution: Sendable {
             stepLogger.info("step '\(step.id)' (\(step.uses)) attempt \(attempt) of \(step.retries.count + 1)")
             let context = StepContext(runId: runId, plan: plan, step: step, attempt: attempt, secrets: secrets,
                                       logger: stepLogger, output: output, interaction: options.interaction,
-                                      session: session)
+                                      session: session, catalog: catalog)
             do {
                 try await withTimeout(step.timeout) { try await type.run(context) }
                 record.status = .succeeded

@@ -16,6 +16,8 @@ public struct StepContext: Sendable {
     public let interaction: Interaction
     /// What the run's steps share (scratch servers, drill evidence).
     public let session: RunSession
+    /// The catalog the run is recorded in (steps add their own records, e.g. mirror syncs).
+    public let catalog: Catalog
 
     /// The string parameter `name`, with its secrets filled in.
     public func string(_ name: String) throws -> String? {

@@ -24,7 +24,7 @@ public struct StepRegistry: Sendable {
     /// Every step type this build of Lifeboat ships.
     public static let standard = StepRegistry([
         ExecStep.type, ApprovalStep.type, PostgresBackupStep.type, RepositoryExpireStep.type,
-        PostgresRestoreStep.type, PostgresCheckStep.type, PostgresHeartbeatStep.type,
+        PostgresRestoreStep.type, PostgresCheckStep.type, PostgresHeartbeatStep.type, GitMirrorStep.type, GitVerifyStep.type,
     ])
 
     public subscript(name: String) -> StepType? { types[name] }

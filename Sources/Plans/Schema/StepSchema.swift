@@ -96,7 +96,12 @@ public enum InventorySchemas {
         case .git:
             [
                 ParameterSpec("source", .string, required: true, "URL or path of the repository to mirror"),
-                ParameterSpec("mirrors", .list(.string), required: true, "URLs or paths of the mirrors"),
+                ParameterSpec("mirrors", .list(.string), required: true,
+                              "URLs or paths of the mirrors (https://user:${env:TOKEN}@…, ssh://, git://, a folder)"),
+                ParameterSpec("include", .list(.string), "ref patterns to mirror (default all), e.g. refs/heads/*"),
+                ParameterSpec("exclude", .list(.string), "ref patterns to leave out, e.g. refs/pull/*"),
+                ParameterSpec("repository", .string, "a repository of the inventory to also keep encrypted bundles in"),
+                ParameterSpec("preserve_for", .duration, "how long preserved old tips stay on the mirrors (default 90d)"),
             ]
         case .channels:
             [

@@ -47,6 +47,14 @@ extension BackupRepository {
                 }
             }
         }
+        for bundle in try bundles() {
+            for id in bundle.chunks {
+                guard let key = ChunkKey(hex: id) else {
+                    throw RepositoryError(.damaged, "bundle \(bundle.id) names an invalid chunk id \(id)")
+                }
+                referenced.insert(key)
+            }
+        }
         let indexes = try indexObjects()
         var report = GarbageCollectionReport()
 
