@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: - C libraries
@@ -34,6 +35,10 @@ let package = Package(
         .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
         .target(
+            name: "Notify",
+            dependencies: ["LifeboatHTTP", "Repository", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        .target(
             name: "Mirrors",
             dependencies: [
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -45,7 +50,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Plans", "Postgres", "Repository", "Mirrors", "LifeboatHTTP",
+                "Plans", "Postgres", "Repository", "Mirrors", "Notify", "LifeboatHTTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -55,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "Engine", "Plans", "Repository", "Postgres", "Mirrors",
+                "Engine", "Plans", "Repository", "Postgres", "Mirrors", "Notify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,6 +73,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "RepositoryTests", dependencies: ["Repository", "TestSupport"]),
         .testTarget(name: "MirrorsTests", dependencies: ["Mirrors", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Repository", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat", "Repository"]),
     ],
     swiftLanguageModes: [.v6]
