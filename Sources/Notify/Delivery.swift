@@ -16,6 +16,17 @@ public struct DeliveryOutcome: Sendable, Codable {
         case channel, event, delivered, attempts, error, seconds
         case httpStatus = "http_status"
     }
+
+    public init(channel: String, event: String, delivered: Bool, attempts: Int, httpStatus: Int?, error: String?,
+                seconds: Double) {
+        self.channel = channel
+        self.event = event
+        self.delivered = delivered
+        self.attempts = attempts
+        self.httpStatus = httpStatus
+        self.error = error
+        self.seconds = seconds
+    }
 }
 
 /// Sends messages with retries: exponential backoff (±20 % jitter) on connection errors, timeouts, HTTP 429 and 5xx,

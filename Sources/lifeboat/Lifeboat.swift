@@ -13,7 +13,7 @@ struct Lifeboat: AsyncParsableCommand {
             """,
         version: LifeboatVersion.text,
         subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
-                      WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self,
+                      WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self, NotifyCommand.self,
                       VersionCommand.self]
     )
 

@@ -87,6 +87,10 @@ struct RunCommand: AsyncParsableCommand {
         let signals = SignalCancellation(cancelling: task)
         defer { signals.stop() }
         let outcome = try await task.value
+        for delivery in outcome.deliveries where !delivery.delivered {
+            Console.warning("channel '\(delivery.channel)' was not notified of \(delivery.event) after \(delivery.attempts) "
+                + "attempt\(delivery.attempts == 1 ? "" : "s"): \(delivery.error ?? "unknown error")")
+        }
         for server in outcome.keptServers {
             Console.out("kept the scratch server of step '\(server.step)': psql '\(server.conninfo)'")
             Console.out("  remove it when done: pg_ctl -D \(server.folder)/pgdata stop && rm -rf \(server.folder)")

@@ -16,13 +16,15 @@ struct RunsShowCommand: ParsableCommand {
     struct Details: Encodable {
         var run: RunRecord
         var steps: [StepRecord]
+        var notifications: [DeliveryRecord]
     }
 
     func run() throws {
         let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
         let (run, steps) = try catalog.run(runId)
+        let deliveries = try catalog.deliveries(run: run.id)
         if json {
-            try Console.json(Details(run: run, steps: steps))
+            try Console.json(Details(run: run, steps: steps, notifications: deliveries))
             return
         }
         var lines = [
@@ -48,6 +50,13 @@ struct RunsShowCommand: ParsableCommand {
             if let tail = step.outputTail {
                 lines.append(contentsOf: tail.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map { "  | \($0)" })
             }
+        }
+        if !deliveries.isEmpty {
+            lines.append("")
+            lines.append(Console.table(
+                ["NOTIFIED", "EVENT", "RESULT", "ATTEMPTS", "ERROR"],
+                deliveries.map { [$0.channel + ($0.action.map { " (\($0))" } ?? ""), $0.event,
+                                  $0.delivered ? "delivered" : "FAILED", String($0.attempts), $0.error ?? ""] }))
         }
         Console.out(lines.joined(separator: "\n"))
     }

@@ -131,7 +131,7 @@ struct DrillTests {
             let measured = try #require(rpo["measured_seconds"] as? Double)
             let expected = started.timeIntervalSince1970 - lastArchived
             #expect(abs(measured - expected) < 0.01, "measured \(measured), expected \(expected)")
-            #expect(measured >= 6 && measured < 30)
+            #expect(measured >= 6 && measured < 300)
             #expect(rpo["verdict"] as? String == "pass")
             #expect((rpo["method"] as? String ?? "").hasPrefix("heartbeat"))
 

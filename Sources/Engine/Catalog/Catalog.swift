@@ -99,6 +99,22 @@ public final class Catalog: Sendable {
                 table.column("preserved_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v4: deliveries") { db in
+            try db.create(table: "deliveries") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("run_id", .text).notNull().indexed()
+                table.column("plan", .text).notNull().indexed()
+                table.column("channel", .text).notNull()
+                table.column("event", .text).notNull()
+                table.column("action", .text)
+                table.column("dedup_key", .text)
+                table.column("delivered", .boolean).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("http_status", .integer)
+                table.column("error", .text)
+                table.column("created_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

@@ -9,6 +9,8 @@ public final class RunSession: Sendable {
     public let startedAt: Date
     /// `--keep`: leave scratch servers running after the run, for a person to look at.
     public let keepScratch: Bool
+    /// Sends the run's events to its plan's channels (nil in runs that notify nobody).
+    public let notifier: RunNotifier?
 
     private struct Scratch {
         var step: String
@@ -25,10 +27,11 @@ public final class RunSession: Sendable {
 
     private let state = Mutex(State())
 
-    public init(runId: String, startedAt: Date, keepScratch: Bool = false) {
+    public init(runId: String, startedAt: Date, keepScratch: Bool = false, notifier: RunNotifier? = nil) {
         self.runId = runId
         self.startedAt = startedAt
         self.keepScratch = keepScratch
+        self.notifier = notifier
     }
 
     /// Registers a scratch server as soon as its folder exists, so that it is removed however the run ends.

@@ -43,10 +43,16 @@ public struct PlanRunner: Sendable {
         options.observer?(.started(run: runId, plan: plan.name, logFile: run.logFile))
         logger.info("run \(runId) of plan '\(plan.name)' (\(plan.kind.rawValue)) started by \(run.osUser) via \(options.trigger.rawValue); plan file \(plan.file) sha256 \(plan.digest)")
 
-        let session = RunSession(runId: runId, startedAt: run.startedAt, keepScratch: options.keepScratch)
+        let secrets = SecretResolver(environment: options.environment, redactor: redactor)
+        let notifier = RunNotifier(plan: plan, runId: runId, secrets: secrets, catalog: catalog, logger: log.logger("notify"))
+        let session = RunSession(runId: runId, startedAt: run.startedAt, keepScratch: options.keepScratch,
+                                 notifier: notifier)
+        notifier.emit(.runStarted, summary: "run \(runId) of plan \(plan.name) started by \(run.osUser) on \(run.host)")
+        if plan.kind == .drill {
+            notifier.emit(.drillStarted, summary: "drill \(runId) of plan \(plan.name) started: nothing is down")
+        }
         let execution = Execution(plan: plan, runId: runId, catalog: catalog, registry: registry, options: options,
-                                  secrets: SecretResolver(environment: options.environment, redactor: redactor),
-                                  log: log, session: session)
+                                  secrets: secrets, log: log, session: session)
         var records = await execution.runGraph(plan.steps, phase: .main, initial: pending)
         var status = Self.status(of: records, cancelled: Task.isCancelled)
 
@@ -90,6 +96,15 @@ public struct PlanRunner: Sendable {
 
         var outcome = RunOutcome(run: run, steps: records)
         outcome.keptServers = kept.map { ($0.step, $0.conninfo, $0.folder) }
+        switch status {
+        case .succeeded:
+            notifier.emit(.runSucceeded, summary: "run \(runId) of plan \(plan.name) succeeded after \(Self.format(run.duration()))")
+        case .failed:
+            notifier.emit(.runFailed, summary: "run \(runId) of plan \(plan.name) failed", details: [run.error ?? ""],
+                          failure: true)
+        default:
+            break
+        }
         if plan.kind == .drill {
             let report = DrillReport.build(plan: plan, run: run, steps: records, session: session)
             outcome.report = report
@@ -103,6 +118,24 @@ public struct PlanRunner: Sendable {
             } catch {
                 logger.error("cannot write the drill report: \(error)")
             }
+            notifier.emit(.drillReport, summary: "drill \(runId): \(report.passed ? "PASSED" : "FAILED")",
+                          details: report.reasons + report.warnings,
+                          fields: ["verdict": report.verdict.uppercased(),
+                                   "rpo": report.rpo.measuredSeconds.map(DrillReport.duration) ?? "not measured",
+                                   "rto": report.rto.measuredSeconds.map(DrillReport.duration) ?? "not measured",
+                                   "rpo_target": report.rpo.targetSeconds.map(DrillReport.duration) ?? "none",
+                                   "rto_target": report.rto.targetSeconds.map(DrillReport.duration) ?? "none",
+                                   "report": outcome.reportFiles.first { $0.hasSuffix(".md") } ?? ""],
+                          failure: !report.passed)
+        }
+        // Deliveries end before the run does (bounded); a required channel that stayed down fails the run.
+        let deliveries = await notifier.finish()
+        outcome.deliveries = deliveries.map(\.0)
+        if let down = deliveries.first(where: { !$0.0.delivered && $0.required }), outcome.run.status == .succeeded {
+            outcome.run.status = .failed
+            outcome.run.error = "required channel '\(down.0.channel)' could not be notified: \(down.0.error ?? "")"
+            logger.error("\(outcome.run.error!)")
+            try catalog.update(outcome.run)
         }
         options.observer?(.finished(run))
         return outcome
@@ -259,6 +292,9 @@ private struct Execution: Sendable {
                 record.status = .failed
                 record.error = message
                 record.ignoredFailure = step.onFailure == .continue
+                session.notifier?.emit(.stepFailed, summary: "step '\(step.id)' (\(step.uses)) failed"
+                                           + (record.ignoredFailure ? "; the plan lets the run go on" : ""),
+                                       details: [message], fields: ["step": step.id], failure: true)
                 if record.ignoredFailure {
                     stepLogger.warning("step '\(step.id)' failed: \(message) (on_failure: continue, the run goes on)")
                 } else {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Notify
 import Plans
 
 /// How a run is started.
@@ -40,6 +41,8 @@ public struct RunOutcome: Sendable {
     /// Drills: the report, and the files it was written to.
     public var report: DrillReport?
     public var reportFiles: [String] = []
+    /// Every message sent to a channel during the run.
+    public var deliveries: [DeliveryOutcome] = []
     /// `--keep`: scratch servers left running.
     public var keptServers: [(step: String, conninfo: String, folder: String)] = []
 

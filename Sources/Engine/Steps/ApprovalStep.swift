@@ -27,6 +27,8 @@ enum ApprovalStep {
             throw LifeboatError(.runFailed, "approval '\(context.step.id)' needs an operator, but there is no terminal",
                                 hint: "run it in a terminal to answer, or pass --yes to approve in advance")
         }
+        context.session.notifier?.emit(.approvalWaiting, summary: "step '\(context.step.id)' waits for an approval: \(prompt)",
+                                       fields: ["step": context.step.id])
         let answer = try await TerminalQuestion.ask(
             "\nAPPROVAL NEEDED [\(context.plan.name) / \(context.step.id)]\n\(prompt)\nType yes to approve: ")
         let approved = ["yes", "y"].contains(answer?.trimmingCharacters(in: .whitespaces).lowercased() ?? "")

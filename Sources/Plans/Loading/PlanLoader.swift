@@ -25,7 +25,7 @@ public struct PlanLoader: Sendable {
     public static let defaultInventoryName = "lifeboat.yaml"
 
     public static let planKeys = [
-        "plan", "kind", "description", "inventory", "schedule", "targets", "concurrency",
+        "plan", "kind", "description", "inventory", "schedule", "targets", "concurrency", "notify",
         "steps", "on_success", "on_failure",
     ]
     public static let stepKeys = ["id", "description", "uses", "with", "needs", "timeout", "retries", "on_failure"]
@@ -100,6 +100,22 @@ public struct PlanLoader: Sendable {
                                             what: "'targets'") {
             targets = Targets(rpo: fields["rpo"]?.durationValue, rto: fields["rto"]?.durationValue)
         }
+        var notify: [NotifyRoute] = []
+        if let node = reader["notify"],
+           let routes = values.decode(node, as: .list(.object(NotifyRoute.fields)), name: "notify")?.listValue {
+            for (position, route) in routes.enumerated() {
+                let channels = route["channels"]?.listValue?.compactMap(\.referenceName) ?? []
+                let events = route["events"]?.listValue?.compactMap { $0.stringValue?.literalValue } ?? ["*"]
+                let location = node.sequence.map { source.location($0[position]) } ?? source.location(node)
+                for event in events where !NotifyRoute.isKnown(event) {
+                    sink.error(location, "unknown event '\(event)' in 'notify'",
+                               hint: Suggestion.closest(to: event, in: NotifyRoute.events).map { "did you mean '\($0)'?" }
+                                   ?? "events: " + NotifyRoute.events.joined(separator: ", ") + ", or patterns like run.*")
+                }
+                if channels.isEmpty { sink.error(location, "a 'notify' route needs 'channels'") }
+                notify.append(NotifyRoute(channels: channels, events: events))
+            }
+        }
         var concurrency: Int?
         if let node = reader["concurrency"] {
             concurrency = values.decode(node, as: .integer(1...64), name: "concurrency")?.integerValue
@@ -113,9 +129,11 @@ public struct PlanLoader: Sendable {
         let onFailure = decodeSteps(reader["on_failure"], list: "on_failure", source: source, values: values,
                                     seenIds: &seenIds, sink: sink, requireNonEmpty: false)
 
-        return Plan(name: name, kind: kind, description: description, file: file, inventory: inventory ?? .empty,
-                    schedule: schedule, targets: targets, concurrency: concurrency, steps: steps,
-                    onSuccess: onSuccess, onFailure: onFailure)
+        var plan = Plan(name: name, kind: kind, description: description, file: file, inventory: inventory ?? .empty,
+                        schedule: schedule, targets: targets, concurrency: concurrency, steps: steps,
+                        onSuccess: onSuccess, onFailure: onFailure)
+        plan.notify = notify
+        return plan
     }
 
     private func resolveInventory(_ reader: MappingReader, planFile: String, sink: DiagnosticSink) -> Inventory? {

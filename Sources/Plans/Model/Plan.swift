@@ -103,6 +103,8 @@ public struct Plan: Sendable, Hashable {
     public var steps: [Step]
     public var onSuccess: [Step]
     public var onFailure: [Step]
+    /// Which channels get which events (`notify:`).
+    public var notify: [NotifyRoute] = []
 
     public init(name: String, kind: PlanKind, description: String? = nil, file: String = "<memory>",
                 digest: String = "", inventory: Inventory = .empty, schedule: Schedule? = nil,
@@ -120,5 +122,36 @@ public struct Plan: Sendable, Hashable {
         self.steps = steps
         self.onSuccess = onSuccess
         self.onFailure = onFailure
+    }
+}
+
+/// One `notify:` route: these channels get these events (names or patterns such as `run.*` or `*`).
+public struct NotifyRoute: Sendable, Hashable {
+    public var channels: [String]
+    public var events: [String]
+
+    public init(channels: [String], events: [String]) {
+        self.channels = channels
+        self.events = events
+    }
+
+    /// The events Lifeboat sends.
+    public static let events = [
+        "run.started", "run.succeeded", "run.failed", "step.failed", "approval.waiting", "drill.started",
+        "drill.report", "rpo.breached", "rpo.recovered",
+    ]
+
+    static let fields = [
+        ParameterSpec("channels", .list(.reference(.channels)), required: true),
+        ParameterSpec("events", .list(.string), "event names or patterns (default: all)"),
+    ]
+
+    static func isKnown(_ pattern: String) -> Bool {
+        pattern == "*" || events.contains(pattern) || (pattern.hasSuffix(".*") && events.contains { $0.hasPrefix(pattern.dropLast()) })
+    }
+
+    /// Whether this route sends `event`.
+    public func matches(_ event: String) -> Bool {
+        events.contains { $0 == "*" || $0 == event || ($0.hasSuffix(".*") && event.hasPrefix($0.dropLast())) }
     }
 }

@@ -106,9 +106,21 @@ public enum InventorySchemas {
         case .channels:
             [
                 ParameterSpec("type", .choice(["webhook", "slack", "email", "pagerduty"]), required: true),
-                ParameterSpec("url", .string),
-                ParameterSpec("to", .list(.string)),
+                ParameterSpec("url", .string, required: true,
+                              "the endpoint (often a secret: ${env:…}); e-mail: smtp://host:587 (STARTTLS) or smtps://host:465"),
+                ParameterSpec("headers", .stringMap, "webhook: extra HTTP headers"),
+                ParameterSpec("secret", .string, "webhook: sign bodies with HMAC-SHA256 (X-Lifeboat-Signature)"),
+                ParameterSpec("routing_key", .string, "pagerduty: the integration's routing key"),
                 ParameterSpec("from", .string),
+                ParameterSpec("to", .list(.string)),
+                ParameterSpec("cc", .list(.string)),
+                ParameterSpec("username", .string, "e-mail: SMTP login"),
+                ParameterSpec("password", .string, "e-mail: SMTP password (${env:…} or ${file:…})"),
+                ParameterSpec("starttls", .boolean, "e-mail over smtp://: require STARTTLS (default true)"),
+                ParameterSpec("ca_file", .string, "a CA bundle to verify the server with"),
+                ParameterSpec("required", .boolean, "the plan fails when this channel stays down (default false)"),
+                ParameterSpec("timeout", .duration, "per attempt (default 15s)"),
+                ParameterSpec("templates", .stringMap, "mustache templates by event name (or default) for the text"),
             ]
         }
     }
