@@ -160,7 +160,7 @@ public struct PlanLoader: Sendable {
 
     private func decodeSchedule(_ node: Node, source: YAMLSource, sink: DiagnosticSink) -> Schedule? {
         guard let reader = MappingReader(node, in: source, what: "'schedule'", sink: sink) else { return nil }
-        reader.checkKeys(["cron", "timezone"], what: "'schedule'", sink: sink)
+        reader.checkKeys(["cron", "timezone", "missed", "overlap", "jitter"], what: "'schedule'", sink: sink)
         reader.require(["cron"], what: "'schedule'", sink: sink)
         var cron: CronExpression?
         if let cronNode = reader["cron"] {
@@ -186,8 +186,25 @@ public struct PlanLoader: Sendable {
                                .map { "did you mean '\($0)'?" } ?? "use an IANA name such as Europe/Berlin or UTC")
             }
         }
-        guard let cron else { return nil }
-        return Schedule(cron: cron, timeZone: timeZone)
+        var schedule = Schedule(cron: cron ?? CronExpression.never, timeZone: timeZone)
+        for (key, choices) in [("missed", ["skip", "run-once"]), ("overlap", ["forbid", "queue"])] {
+            guard let valueNode = reader[key] else { continue }
+            guard let text = valueNode.text, choices.contains(text) else {
+                sink.error(source.location(valueNode), "'\(key)' must be one of \(choices.joined(separator: ", ")), found '\(valueNode.text ?? valueNode.kindName)'")
+                continue
+            }
+            if key == "missed" { schedule.missed = Schedule.Missed(rawValue: text)! } else { schedule.overlap = Schedule.Overlap(rawValue: text)! }
+        }
+        if let jitterNode = reader["jitter"] {
+            if let text = jitterNode.text, let duration = PlanDuration(parsing: text) {
+                schedule.jitter = duration
+            } else {
+                sink.error(source.location(jitterNode), "bad duration '\(jitterNode.text ?? "")' for 'jitter'",
+                           hint: "e.g. 5m")
+            }
+        }
+        guard cron != nil else { return nil }
+        return schedule
     }
 
     // MARK: - Steps

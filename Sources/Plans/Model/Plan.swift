@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a plan is for; it decides how runs are reported and, later, which events are sent.
 public enum PlanKind: String, Sendable, Hashable, Codable, CaseIterable {
     case backup
@@ -10,6 +12,26 @@ public struct Schedule: Sendable, Hashable {
     public var cron: CronExpression
     /// An IANA time zone name such as `Europe/Berlin`; nil means the host's.
     public var timeZone: String?
+    /// After downtime: `run-once` (default) runs one catch-up run, `skip` waits for the next time.
+    public var missed: Missed = .runOnce
+    /// When the previous run is still going: `forbid` (default) skips this time, `queue` runs it afterwards.
+    public var overlap: Overlap = .forbid
+    /// A random delay up to this long after each time (spreads plans that share a time).
+    public var jitter: PlanDuration?
+
+    public enum Missed: String, Sendable, Hashable { case skip, runOnce = "run-once" }
+    public enum Overlap: String, Sendable, Hashable { case forbid, queue }
+
+    public init(cron: CronExpression, timeZone: String? = nil) {
+        self.cron = cron
+        self.timeZone = timeZone
+    }
+
+    /// The zone's name as written (or the host's zone).
+    public var zoneName: String { timeZone ?? TimeZone.current.identifier }
+
+    /// The zone the schedule is read in.
+    public var zone: TimeZone { timeZone.flatMap(TimeZone.init(identifier:)) ?? .current }
 }
 
 /// The recovery objectives a plan is held to.
