@@ -115,6 +115,19 @@ public final class Catalog: Sendable {
                 table.column("created_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v5: schedules") { db in
+            try db.create(table: "schedule_state") { table in
+                table.primaryKey("plan", .text)
+                table.column("last_fire", .datetime).notNull()
+                table.column("next_fire", .datetime)
+                table.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "rpo_state") { table in
+                table.primaryKey("database", .text)
+                table.column("breached", .boolean).notNull()
+                table.column("since", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
