@@ -61,6 +61,11 @@ public final class RunningProcess: Sendable {
 
     public func signal(_ number: Int32) { kill(pid, number) }
 
+    /// What the process has written to standard error so far.
+    public var stderrSoFar: String {
+        (try? String(contentsOfFile: capture.file("stderr"), encoding: .utf8)) ?? ""
+    }
+
     /// What the process has written to standard output so far.
     public var stdoutSoFar: String {
         (try? String(contentsOfFile: capture.file("stdout"), encoding: .utf8)) ?? ""

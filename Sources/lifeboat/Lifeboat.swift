@@ -14,7 +14,7 @@ struct Lifeboat: AsyncParsableCommand {
         version: LifeboatVersion.text,
         subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
                       WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self, NotifyCommand.self,
-                      ScheduleCommand.self, CronCommand.self, SystemdCommand.self,
+                      ScheduleCommand.self, CronCommand.self, SystemdCommand.self, DaemonCommand.self,
                       VersionCommand.self]
     )
 

@@ -84,27 +84,7 @@ struct StatusCommand: ParsableCommand {
         let secrets = SecretResolver(environment: ProcessInfo.processInfo.environment, redactor: Redactor())
         let now = Date()
 
-        // Every repository once: its backups by source, and its newest archived WAL.
-        var repositories: [(name: String, manifests: [BackupManifest], newestWAL: (String, Date)?)] = []
-        var openProblems: [String] = []
-        for name in names.inventory.names(.repositories) {
-            guard let entry = names.inventory.entry(.repositories, name) else { continue }
-            do {
-                let repository = try RepositoryAccess.open(entry, secrets: secrets)
-                let manifests = try LifeboatError.wrapping { () throws(RepositoryError) in try repository.manifests() }
-                var newest: (String, Date)?
-                for (_, files) in repository.walFiles() {
-                    for file in files.suffix(4) {
-                        if let time = repository.walArchiveTime(name: file), time > (newest?.1 ?? .distantPast) {
-                            newest = (file, time)
-                        }
-                    }
-                }
-                repositories.append((name, manifests, newest))
-            } catch {
-                openProblems.append("repository \(name): \(error)")
-            }
-        }
+        let (positions, openProblems) = RecoveryPosition.scan(names.inventory, secrets: secrets, now: now)
 
         var rows: [DatabaseStatus] = []
         for database in names.inventory.names(.databases) {
@@ -116,22 +96,14 @@ struct StatusCommand: ParsableCommand {
                 ?? report?.rto.targetSeconds ?? 4 * 3600
             var status = DatabaseStatus(database: database, rpo_target_seconds: rpoTarget, rto_target_seconds: rtoTarget,
                                         problems: openProblems, within_targets: true)
-            let holding = repositories.compactMap { repository -> (String, BackupManifest, (String, Date)?)? in
-                guard let newest = repository.manifests.last(where: { $0.source == database }) else { return nil }
-                return (repository.name, newest, repository.newestWAL)
-            }.max { $0.1.stopTime < $1.1.stopTime }
-            if let (repository, backup, wal) = holding {
-                status.repository = repository
+            if let position = positions.first(where: { $0.database == database }), let backup = position.newestBackup {
+                status.repository = position.repository
                 status.newest_backup = backup.id
                 status.newest_backup_time = Console.time(backup.stopTime)
                 status.newest_backup_age_seconds = now.timeIntervalSince(backup.stopTime)
-                if let wal, !backup.walIncluded {
-                    status.newest_wal = wal.0
-                    status.newest_wal_age_seconds = now.timeIntervalSince(wal.1)
-                    status.rpo_exposure_seconds = max(0, now.timeIntervalSince(max(wal.1, backup.stopTime)))
-                } else {
-                    status.rpo_exposure_seconds = status.newest_backup_age_seconds
-                }
+                status.newest_wal = position.newestWAL
+                status.newest_wal_age_seconds = position.newestWALTime.map { now.timeIntervalSince($0) }
+                status.rpo_exposure_seconds = position.exposure
             } else {
                 status.problems.append("no backup of \(database) in any inventory repository")
             }

@@ -63,6 +63,7 @@ public final class Scheduler: Sendable {
     }
 
     public var planNames: [String] { state.withLock { $0.plans.keys.sorted() } }
+    public var plans: [Plan] { state.withLock { Array($0.plans.values) } }
     public var runningPlans: [String] { state.withLock { $0.running.keys.sorted() } }
 
     /// Starts the runs that are due now; returns the names of the plans started.

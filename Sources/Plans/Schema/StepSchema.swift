@@ -86,6 +86,8 @@ public enum InventorySchemas {
                 ParameterSpec("dbname", .string, required: true),
                 ParameterSpec("password", .string, "use ${env:NAME} or ${file:PATH}"),
                 ParameterSpec("sslmode", .choice(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"])),
+                ParameterSpec("rpo", .duration, "the RPO target the scheduler's RPO watch holds it to (default 1h)"),
+                ParameterSpec("notify", .list(.string), "channels told when its RPO target is breached and recovered"),
             ]
         case .repositories:
             [
