@@ -26,12 +26,22 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "How long SIGTERM waits for running plans before cancelling them.")
     var grace: String = "10m"
 
+    @Option(help: "Serve /metrics (Prometheus) and /healthz on HOST:PORT; `off` serves nothing.")
+    var metrics: String = "127.0.0.1:9732"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "notice"
 
     func validate() throws {
         guard PlanDuration(parsing: grace) != nil else { throw ValidationError("--grace: cannot read '\(grace)' (e.g. 10m)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        guard metrics == "off" || metricsAddress != nil else { throw ValidationError("--metrics: use HOST:PORT or off") }
+    }
+
+    var metricsAddress: (String, Int)? {
+        guard metrics != "off", let colon = metrics.lastIndex(of: ":"), let port = Int(metrics[metrics.index(after: colon)...]),
+              (1...65535).contains(port) else { return nil }
+        return (String(metrics[..<colon]), port)
     }
 
     func run() async throws {
@@ -61,11 +71,22 @@ struct DaemonCommand: AsyncParsableCommand {
             }
         }
         let watch = RPOWatch(catalog: catalog, plansFolder: folder, logger: logger)
+        let gauges = DaemonMetrics(catalog: catalog, plansFolder: folder)
         let service = DaemonService(scheduler: scheduler, folder: folder,
                                     grace: .milliseconds(PlanDuration(parsing: grace)!.milliseconds), logger: logger,
-                                    everyMinute: { await watch.check() })
+                                    everyMinute: {
+                                        await watch.check()
+                                        gauges.refresh()
+                                    })
+        var services: [any Service] = [service]
+        if let (host, port) = metricsAddress {
+            var quiet = logger
+            quiet.logLevel = .warning
+            services.append(MetricsEndpoint.application(metrics: gauges, host: host, port: port, logger: quiet))
+            logger.notice("metrics on http://\(host):\(port)/metrics")
+        }
         logger.notice("daemon started on \(stateDirectory.path) with plans from \(folder)")
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

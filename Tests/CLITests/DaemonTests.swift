@@ -14,10 +14,23 @@ struct DaemonTests {
             steps: [ { id: ok, uses: exec, with: { command: ["true"] } } ]
             """)
         let folder = bench.folder.file("plans")
-        let daemon = try bench.cli.start(["daemon", "--plans", folder, "--grace", "5s"])
+        #expect(try bench.run(["run", plan]).status == 0)
+        let port = try PostgresCluster.freePort()
+        let daemon = try bench.cli.start(["daemon", "--plans", folder, "--grace", "5s", "--metrics", "127.0.0.1:\(port)"])
         #expect(await eventually(20) { daemon.stderrSoFar.contains("plans loaded from \(folder): nightly") }, "\(daemon.stderrSoFar)")
 
-        let second = try bench.run(["daemon", "--plans", folder])
+        // Metrics and health over HTTP.
+        func get(_ path: String) throws -> String {
+            try ProcessRunner.run("/usr/bin/python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                                       "http://127.0.0.1:\(port)\(path)"]).stdout
+        }
+        #expect(await eventually(20) { ((try? get("/healthz")) ?? "") == "ok\n" })
+        let scraped = try get("/metrics")
+        #expect(scraped.contains("lifeboat_plan_last_run_success{plan=\"nightly\"} 1"), "\(scraped)")
+        #expect(scraped.contains("# HELP lifeboat_plan_last_run_duration_seconds"))
+        #expect(scraped.contains("lifeboat_notification_failures 0"))
+
+        let second = try bench.run(["daemon", "--plans", folder, "--metrics", "off"])
         #expect(second.status == 11, "\(second.stderr)")
         #expect(second.stderr.contains("a Lifeboat daemon already runs"))
 

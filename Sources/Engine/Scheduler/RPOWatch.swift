@@ -25,6 +25,10 @@ public final class RPOWatch: Sendable {
 
     /// The inventory: `LIFEBOAT_INVENTORY`, else `lifeboat.yaml` in the plans folder.
     func inventory() -> Inventory? {
+        Self.inventory(plansFolder: plansFolder, environment: environment)
+    }
+
+    static func inventory(plansFolder: String, environment: [String: String]) -> Inventory? {
         let file = environment["LIFEBOAT_INVENTORY"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (plansFolder as NSString).appendingPathComponent(PlanLoader.defaultInventoryName)
         guard FileManager.default.fileExists(atPath: file) else { return nil }
