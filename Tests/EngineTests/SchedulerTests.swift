@@ -118,3 +118,36 @@ struct SchedulerTests {
         #expect(runner.started.withLock { $0 }.sorted() == ["forbid", "queue", "queue"])
     }
 }
+
+@Suite("The scheduler's shutdown")
+struct SchedulerShutdownTests {
+    @Test("drain waits for a run that ends within the grace period, and cancels one that does not")
+    func drain() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let catalog = try Catalog(state: StateDirectory(path: folder.file("state")))
+        let clock = ManualClock("2026-11-26T10:30:00Z")
+        let outcomes = Mutex<[String: String]>([:])
+        let scheduler = Scheduler(catalog: catalog, clock: clock, logger: Logger(label: "test")) { plan in
+            let seconds = plan.name == "quick" ? 0.3 : 30
+            do {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                outcomes.withLock { $0[plan.name] = "finished" }
+            } catch {
+                outcomes.withLock { $0[plan.name] = "cancelled" }
+            }
+        }
+        var quick = Schedule(cron: try CronExpression(parsing: "0 * * * *"), timeZone: "UTC")
+        quick.missed = .runOnce
+        scheduler.setPlans([Plan(name: "quick", kind: .backup, schedule: quick, steps: []),
+                            Plan(name: "slow", kind: .backup, schedule: quick, steps: [])])
+        scheduler.tick()
+        clock.set("2026-11-26T11:00:00Z")
+        #expect(scheduler.tick() == ["quick", "slow"])
+        let started = Date()
+        await scheduler.drain(grace: .seconds(2))
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(outcomes.withLock { $0 } == ["quick": "finished", "slow": "cancelled"])
+        #expect(scheduler.runningPlans.isEmpty)
+    }
+}

@@ -116,23 +116,16 @@ public final class Scheduler: Sendable {
         }
         guard !tasks.isEmpty else { return }
         logger.notice("waiting up to \(grace) for \(tasks.count) running plan(s)")
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for task in tasks { await task.value }
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: grace)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        // Polled: awaiting an unstructured task's value cannot be interrupted when the grace period ends.
+        let deadline = ContinuousClock.now + grace
+        while !state.withLock({ $0.running.isEmpty }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
         }
-        if !finished {
-            logger.warning("grace period over: cancelling the running plan(s)")
-            for task in tasks { task.cancel() }
-            for task in tasks { await task.value }
+        let left = state.withLock { Array($0.running.values) }
+        if !left.isEmpty {
+            logger.warning("grace period over: cancelling \(left.count) running plan(s)")
+            for task in left { task.cancel() }
+            for task in left { await task.value }
         }
     }
 
