@@ -11,6 +11,10 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     case drillReport = "drill.report"
     case rpoBreached = "rpo.breached"
     case rpoRecovered = "rpo.recovered"
+    case failoverStarted = "failover.started"
+    case failoverStep = "failover.step"
+    case failoverCompleted = "failover.completed"
+    case failoverFailed = "failover.failed"
     /// A `notify` step's own message.
     case message = "message"
     /// `lifeboat notify test`.

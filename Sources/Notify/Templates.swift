@@ -15,6 +15,10 @@ public enum Templates {
         .rpoBreached: "[{{marker}}] {{plan}}: RPO target breached",
         .rpoRecovered: "[{{marker}}] {{plan}}: RPO back within target",
         .message: "[{{marker}}] {{plan}}: {{summary}}",
+        .failoverStarted: "[{{marker}}] FAILOVER {{plan}} started (run {{run}})",
+        .failoverStep: "[{{marker}}] FAILOVER {{plan}}: {{summary}}",
+        .failoverCompleted: "[{{marker}}] FAILOVER {{plan}} completed (run {{run}})",
+        .failoverFailed: "[{{marker}}] FAILOVER {{plan}} STOPPED (run {{run}})",
         .test: "[TEST] Lifeboat test message for channel {{channel}}",
     ]
 

@@ -92,6 +92,25 @@ public final class PostgresCluster: Sendable {
         }
     }
 
+    /// Starts a streaming standby of `primary` (`pg_basebackup -R`), with the primary's configuration.
+    public static func standby(of primary: PostgresCluster) throws -> PostgresCluster {
+        let directory = try TemporaryDirectory(prefix: "lifeboat-pg-standby")
+        do {
+            for folder in ["pgdata", "socket"] {
+                try FileManager.default.createDirectory(atPath: directory.file(folder), withIntermediateDirectories: false,
+                                                        attributes: [.posixPermissions: 0o700])
+                if geteuid() == 0 { try ownByPostgres(directory.file(folder)) }
+            }
+            try runAsServerUser(primary.binDirectory + "/pg_basebackup",
+                                ["-D", directory.file("pgdata"), "-h", primary.socketDirectory, "-p", String(primary.port),
+                                 "-U", "postgres", "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+            return try launch(directory: directory, binDirectory: primary.binDirectory, options: "")
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
     private static func launch(directory: TemporaryDirectory, binDirectory: String, options: String) throws -> PostgresCluster {
         var lastError = ""
         for _ in 0..<5 {

@@ -15,6 +15,7 @@ struct Lifeboat: AsyncParsableCommand {
         subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
                       WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self, NotifyCommand.self,
                       ScheduleCommand.self, CronCommand.self, SystemdCommand.self, DaemonCommand.self,
+                      FailoverCommand.self, ResumeCommand.self,
                       VersionCommand.self]
     )
 

@@ -13,6 +13,9 @@ struct RunsShowCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Print the incident timeline: every step, approval and notification in time order (UTC).")
+    var timeline = false
+
     struct Details: Encodable {
         var run: RunRecord
         var steps: [StepRecord]
@@ -23,6 +26,10 @@ struct RunsShowCommand: ParsableCommand {
         let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
         let (run, steps) = try catalog.run(runId)
         let deliveries = try catalog.deliveries(run: run.id)
+        if timeline {
+            Console.out(Self.timeline(run: run, steps: steps, deliveries: deliveries))
+            return
+        }
         if json {
             try Console.json(Details(run: run, steps: steps, notifications: deliveries))
             return
@@ -59,5 +66,34 @@ struct RunsShowCommand: ParsableCommand {
                                   $0.delivered ? "delivered" : "FAILED", String($0.attempts), $0.error ?? ""] }))
         }
         Console.out(lines.joined(separator: "\n"))
+    }
+
+    /// One line per event, oldest first, with UTC times to the millisecond.
+    static func timeline(run: RunRecord, steps: [StepRecord], deliveries: [DeliveryRecord]) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS'Z'"
+        var events: [(Date, String)] = [(run.startedAt, "run \(run.id) of plan \(run.plan) started by \(run.osUser) on \(run.host)")]
+        for step in steps {
+            guard let started = step.startedAt else { continue }
+            events.append((started, "step \(step.stepId) (\(step.uses)) started"))
+            if let ended = step.endedAt {
+                let what = step.status.rawValue + (step.attempts > 1 ? " after \(step.attempts) attempts" : "")
+                    + (step.error.map { ": \($0)" } ?? "")
+                let lastLine = step.outputTail?.split(separator: "\n").last.map { " — \($0)" } ?? ""
+                events.append((ended, "step \(step.stepId) \(what)" + (step.error == nil ? lastLine : "")
+                    + " (\(Console.duration(ended.timeIntervalSince(started))))"))
+            }
+        }
+        for delivery in deliveries {
+            events.append((delivery.createdAt, "notified \(delivery.channel) of \(delivery.event): "
+                + (delivery.delivered ? "delivered" : "FAILED (\(delivery.error ?? ""))")))
+        }
+        if let ended = run.endedAt {
+            events.append((ended, "run \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? "")))
+        }
+        return events.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+            .map { formatter.string(from: $0.element.0) + "  " + $0.element.1 }.joined(separator: "\n")
     }
 }

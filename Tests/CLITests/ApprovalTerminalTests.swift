@@ -44,4 +44,27 @@ struct ApprovalTerminalTests {
         let show = try bench.run(["runs", "show", try #require(run["id"] as? String)])
         #expect(stepLine("promote", in: show.stdout)?.contains(" skipped ") == true)
     }
+
+    @Test("nobody answers: the approval escalates (a second notification) and, with on_timeout: fail, fails the step")
+    func escalation() async throws {
+        let receiver = try await HTTPReceiver()
+        let bench = try CLIBench()
+        try bench.plan("lifeboat.yaml", "channels:\n  oncall: { type: webhook, url: \"\(receiver.url)\" }\n")
+        let plan = try bench.plan("wait.yaml", """
+            plan: waiting-gate
+            kind: failover
+            notify: [ { channels: [oncall], events: [approval.waiting] } ]
+            steps:
+              - { id: confirm, uses: approval, with: { prompt: Fail over?, escalate_after: 1s, on_timeout: fail } }
+            """)
+        // The terminal stays open without an answer for longer than the escalation time.
+        let command = ([bench.cli.binary, "run", plan]).map { "'\($0)'" }.joined(separator: " ")
+        let result = try ProcessRunner.run("/bin/sh", ["-c", "sleep 8 | /usr/bin/script -qec \"\(command)\" /dev/null"],
+                                           environment: bench.cli.environment)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("approval 'confirm' was not given within 1s"))
+        let summaries = receiver.requests.compactMap { $0.json["summary"] as? String }
+        #expect(summaries.count == 2, "\(summaries)")
+        #expect(summaries.last?.hasPrefix("ESCALATION: step 'confirm' has waited 1s") == true)
+    }
 }

@@ -143,9 +143,10 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Inserts step records, or replaces them (a resumed run records its steps again).
     public func insertSteps(_ steps: [StepRecord]) throws {
         try pool.write { db in
-            for step in steps { try step.insert(db) }
+            for step in steps { try step.save(db) }
         }
     }
 

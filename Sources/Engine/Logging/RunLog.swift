@@ -11,18 +11,23 @@ public final class RunLog: Sendable {
     private let stderrLevel: Logger.Level
     private let redactor: Redactor
 
-    public init(path: String?, fileLevel: Logger.Level = .info, stderrLevel: Logger.Level, redactor: Redactor) throws {
+    /// With `append`, an existing log (a resumed run's) is continued instead of replaced.
+    public init(path: String?, fileLevel: Logger.Level = .info, stderrLevel: Logger.Level, redactor: Redactor,
+                append: Bool = false) throws {
         self.path = path
         self.fileLevel = min(fileLevel, stderrLevel)
         self.stderrLevel = stderrLevel
         self.redactor = redactor
         var handle: FileHandle?
         if let path {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else {
-                throw LifeboatError(.state, "cannot create log file \(path)")
+            if !(append && FileManager.default.fileExists(atPath: path)) {
+                guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                else {
+                    throw LifeboatError(.state, "cannot create log file \(path)")
+                }
             }
             handle = FileHandle(forWritingAtPath: path)
+            _ = try? handle?.seekToEnd()
         }
         file = Mutex(handle)
     }

@@ -26,28 +26,56 @@ public struct PlanRunner: Sendable {
         defer { withExtendedLifetime(lock) {} }
         try catalog.markInterrupted(plan: plan.name)
 
-        let runId = Self.newRunId()
+        let runId = options.resume?.run.id ?? Self.newRunId()
         let redactor = Redactor()
-        let log = try RunLog(path: state.logPath(run: runId), stderrLevel: options.stderrLevel, redactor: redactor)
+        let log = try RunLog(path: state.logPath(run: runId), stderrLevel: options.stderrLevel, redactor: redactor,
+                             append: options.resume != nil)
         defer { log.close() }
         let logger = log.logger("run")
 
-        var run = RunRecord(
-            id: runId, plan: plan.name, planFile: plan.file, planDigest: plan.digest, kind: plan.kind.rawValue,
-            trigger: options.trigger, osUser: OperatingSystemUser.current, host: ProcessInfo.processInfo.hostName,
-            pid: getpid(), startedAt: Date(), endedAt: nil, status: .running, error: nil, logFile: log.path ?? "")
-        let pending = plan.steps.enumerated().map { position, step in
-            Self.record(runId: runId, step: step, phase: .main, position: position)
+        var run: RunRecord
+        let pending: [StepRecord]
+        if let resumed = options.resume {
+            // The same run goes on: succeeded steps stay done, every other step runs again.
+            run = resumed.run
+            run.status = .running
+            run.endedAt = nil
+            run.error = nil
+            run.pid = getpid()
+            let previous = Dictionary(resumed.steps.filter { $0.phase == .main }.map { ($0.stepId, $0) },
+                                      uniquingKeysWith: { $1 })
+            pending = plan.steps.enumerated().map { position, step in
+                if let old = previous[step.id], old.status == .succeeded { return old }
+                return Self.record(runId: runId, step: step, phase: .main, position: position)
+            }
+            try catalog.update(run)
+            try catalog.insertSteps(pending)
+            let done = pending.filter { $0.status == .succeeded }.count
+            logger.info("run \(runId) of plan '\(plan.name)' resumed by \(OperatingSystemUser.current); \(done) of \(pending.count) steps already succeeded")
+        } else {
+            run = RunRecord(
+                id: runId, plan: plan.name, planFile: plan.file, planDigest: plan.digest, kind: plan.kind.rawValue,
+                trigger: options.trigger, osUser: OperatingSystemUser.current, host: ProcessInfo.processInfo.hostName,
+                pid: getpid(), startedAt: Date(), endedAt: nil, status: .running, error: nil, logFile: log.path ?? "")
+            pending = plan.steps.enumerated().map { position, step in
+                Self.record(runId: runId, step: step, phase: .main, position: position)
+            }
+            try catalog.insert(run, steps: pending)
+            logger.info("run \(runId) of plan '\(plan.name)' (\(plan.kind.rawValue)) started by \(run.osUser) via \(options.trigger.rawValue); plan file \(plan.file) sha256 \(plan.digest)")
         }
-        try catalog.insert(run, steps: pending)
         options.observer?(.started(run: runId, plan: plan.name, logFile: run.logFile))
-        logger.info("run \(runId) of plan '\(plan.name)' (\(plan.kind.rawValue)) started by \(run.osUser) via \(options.trigger.rawValue); plan file \(plan.file) sha256 \(plan.digest)")
 
         let secrets = SecretResolver(environment: options.environment, redactor: redactor)
         let notifier = RunNotifier(plan: plan, runId: runId, secrets: secrets, catalog: catalog, logger: log.logger("notify"))
         let session = RunSession(runId: runId, startedAt: run.startedAt, keepScratch: options.keepScratch,
                                  notifier: notifier)
         notifier.emit(.runStarted, summary: "run \(runId) of plan \(plan.name) started by \(run.osUser) on \(run.host)")
+        if plan.kind == .failover {
+            notifier.emit(options.resume == nil ? .failoverStarted : .failoverStep,
+                          summary: options.resume == nil ? "failover \(plan.name) started by \(OperatingSystemUser.current)"
+                                                         : "failover \(plan.name) resumed by \(OperatingSystemUser.current)",
+                          fields: ["step": options.resume == nil ? "" : "resume"])
+        }
         if plan.kind == .drill {
             notifier.emit(.drillStarted, summary: "drill \(runId) of plan \(plan.name) started: nothing is down")
         }
@@ -96,6 +124,14 @@ public struct PlanRunner: Sendable {
 
         var outcome = RunOutcome(run: run, steps: records)
         outcome.keptServers = kept.map { ($0.step, $0.conninfo, $0.folder) }
+        if plan.kind == .failover {
+            if status == .succeeded {
+                notifier.emit(.failoverCompleted, summary: "failover \(plan.name) completed in \(Self.format(run.duration()))")
+            } else {
+                notifier.emit(.failoverFailed, summary: "failover \(plan.name) stopped: \(run.error ?? status.rawValue)",
+                              details: ["resume it with: lifeboat resume \(runId)"], failure: true)
+            }
+        }
         switch status {
         case .succeeded:
             notifier.emit(.runSucceeded, summary: "run \(runId) of plan \(plan.name) succeeded after \(Self.format(run.duration()))")
@@ -252,6 +288,15 @@ private struct Execution: Sendable {
             save(record)
             return record
         }
+        if let gate = options.beforeStep, !(await gate(step)) {
+            record.status = .failed
+            record.error = "declined by \(OperatingSystemUser.current) before it started"
+            record.startedAt = Date()
+            record.endedAt = Date()
+            save(record)
+            options.observer?(.stepFinished(record))
+            return record
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -307,6 +352,10 @@ private struct Execution: Sendable {
         let tail = output.tail
         record.outputTail = tail.isEmpty ? nil : tail
         save(record)
+        if plan.kind == .failover && record.status == .succeeded {
+            session.notifier?.emit(.failoverStep, summary: "step '\(step.id)' (\(step.uses)) done"
+                                       + (output.lastLine.map { ": \($0)" } ?? ""), fields: ["step": step.id])
+        }
         options.observer?(.stepFinished(record))
         return record
     }

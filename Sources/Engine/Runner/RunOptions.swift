@@ -19,6 +19,10 @@ public struct RunOptions: Sendable {
     public var keepScratch = false
     /// Also write drill reports (JSON, Markdown, HTML) into this folder.
     public var reportDirectory: String?
+    /// Continue this earlier run (same id): its succeeded main steps are kept, the others run again.
+    public var resume: (run: RunRecord, steps: [StepRecord])?
+    /// Asked before each step starts (`--step-by-step`); false declines the step, which then fails.
+    public var beforeStep: (@Sendable (Step) async -> Bool)?
 
     public init() {}
 

@@ -10,6 +10,8 @@ enum ApprovalStep {
         summary: "a manual gate: asks a person to approve before the plan goes on",
         parameters: [
             ParameterSpec("prompt", .string, required: true, "the question shown to the operator"),
+            ParameterSpec("escalate_after", .duration, "when nobody has answered by then, send approval.waiting again, escalated"),
+            ParameterSpec("on_timeout", .choice(["wait", "fail"]), "after escalating: keep waiting (default) or fail the step"),
         ],
         example: "    with:\n      prompt: Promote the standby in Frankfurt?"
     )
@@ -29,14 +31,55 @@ enum ApprovalStep {
         }
         context.session.notifier?.emit(.approvalWaiting, summary: "step '\(context.step.id)' waits for an approval: \(prompt)",
                                        fields: ["step": context.step.id])
-        let answer = try await TerminalQuestion.ask(
-            "\nAPPROVAL NEEDED [\(context.plan.name) / \(context.step.id)]\n\(prompt)\nType yes to approve: ")
+        let question = "\nAPPROVAL NEEDED [\(context.plan.name) / \(context.step.id)]\n\(prompt)\nType yes to approve: "
+        let answer: String?
+        if let escalate = context.step.parameters["escalate_after"]?.durationValue {
+            answer = try await askWithEscalation(question, after: escalate, context: context, prompt: prompt)
+        } else {
+            answer = try await TerminalQuestion.ask(question)
+        }
         let approved = ["yes", "y"].contains(answer?.trimmingCharacters(in: .whitespaces).lowercased() ?? "")
         guard approved else {
             context.output.note("refused by \(user) (answer: \(answer ?? "end of input"))")
             throw LifeboatError(.runFailed, "approval '\(context.step.id)' was refused by \(user)")
         }
         context.output.note("approved by \(user): \(prompt)")
+    }
+}
+
+extension ApprovalStep {
+    private enum Outcome: Sendable {
+        case answer(String?)
+        case timeout
+    }
+
+    /// Asks, and when nobody answers within `after`, escalates (notification) and keeps waiting or fails.
+    static func askWithEscalation(_ question: String, after: PlanDuration, context: StepContext, prompt: String) async throws
+        -> String? {
+        let failOnTimeout = context.step.parameters["on_timeout"]?.stringValue?.literalValue == "fail"
+        return try await withThrowingTaskGroup(of: Outcome.self) { group in
+            group.addTask { .answer(try await TerminalQuestion.ask(question)) }
+            group.addTask {
+                try await Task.sleep(for: after.duration)
+                return .timeout
+            }
+            defer { group.cancelAll() }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .answer(let text):
+                    return text
+                case .timeout:
+                    context.output.note("no answer after \(after): escalating" + (failOnTimeout ? "; the step fails" : "; still waiting"))
+                    context.session.notifier?.emit(
+                        .approvalWaiting, summary: "ESCALATION: step '\(context.step.id)' has waited \(after) for an approval: \(prompt)",
+                        fields: ["step": context.step.id + "/escalated"], failure: true)
+                    if failOnTimeout {
+                        throw LifeboatError(.runFailed, "approval '\(context.step.id)' was not given within \(after)")
+                    }
+                }
+            }
+            return nil
+        }
     }
 }
 

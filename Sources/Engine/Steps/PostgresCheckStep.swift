@@ -22,6 +22,9 @@ enum PostgresCheckStep {
         summary: "run SQL checks (and amcheck) against the server a postgres.restore step restored",
         parameters: [
             ParameterSpec("restore", .string, "the id of the postgres.restore step (default: the only one)"),
+            ParameterSpec("database", .reference(.databases), "check this inventory database instead of a restored one (health checks)"),
+            ParameterSpec("writable", .boolean, "the server must accept writes (not in recovery, not read-only)"),
+            ParameterSpec("until", .duration, "retry the checks until they pass or this long has passed (default: once)"),
             ParameterSpec("dbname", .string, "the database to check on the restored server (default: the inventory database's)"),
             ParameterSpec("checks", .list(.object(checkFields)), "each {name, sql} and one of equals, at_least, at_most, non_empty, matches_source"),
             ParameterSpec("amcheck", .boolean, "check every B-tree index with amcheck's bt_index_check"),
@@ -56,6 +59,7 @@ enum PostgresCheckStep {
     }
 
     static func run(_ context: StepContext) async throws {
+        if context.step.parameters["database"] != nil { return try await health(context) }
         let restoreStep = try context.string("restore")
         guard let scratch = context.session.scratchServer(step: restoreStep) else {
             throw LifeboatError(.invalidInput, restoreStep.map { "step '\($0)' restored no server in this run" }
@@ -68,7 +72,7 @@ enum PostgresCheckStep {
             ?? databaseEntry?.fields["dbname"]?.stringValue.map { try context.secrets.resolve($0) } ?? "postgres"
         let checks = try parseChecks(context)
         let amcheck = context.step.parameters["amcheck"]?.booleanValue ?? false
-        guard !checks.isEmpty || amcheck else {
+        guard !checks.isEmpty || amcheck || context.step.parameters["writable"]?.booleanValue == true else {
             throw LifeboatError(.invalidInput, "step '\(context.step.id)' has no checks and no amcheck")
         }
         guard let conninfo = scratch.server.conninfo(database: dbname) else {
@@ -122,6 +126,55 @@ enum PostgresCheckStep {
             throw LifeboatError(.runFailed, "\(failed.count) of \(results.count) checks failed: "
                 + failed.map { "'\($0.name)' expected \($0.expectation), got \($0.actual)" }.joined(separator: "; "))
         }
+    }
+
+    /// Health checks of a live database: it accepts connections (and writes, with `writable`), and the checks pass —
+    /// retried every second until they do or `until` has passed.
+    static func health(_ context: StepContext) async throws {
+        let entry = try context.inventoryEntry(.databases, "database")
+        let conninfo = try Conninfo.build(entry, secrets: context.secrets)
+        let checks = try parseChecks(context).filter {
+            if case .matchesSource = $0.expectation { return false }
+            return true
+        }
+        let writable = context.step.parameters["writable"]?.booleanValue ?? false
+        let until = context.step.parameters["until"]?.durationValue.map { Double($0.milliseconds) / 1000 } ?? 0
+        let step = context.step.id, session = context.session
+        let started = Date()
+        let problems = try await Blocking.run { stop -> [String] in
+            var problems: [String] = []
+            repeat {
+                problems = []
+                var results: [CheckEvidence] = []
+                if let connection = try? PostgresConnection(conninfo: conninfo + " connect_timeout=5") {
+                    defer { connection.close() }
+                    if writable {
+                        let row = try? connection.query("SELECT pg_is_in_recovery()::text, current_setting('transaction_read_only')").rows.first
+                        if !(row?[0] == "false" && row?[1] == "off") { problems.append("\(entry.name) does not accept writes yet") }
+                    }
+                    for check in checks {
+                        var evidence = evaluate(check, on: connection, sourceConninfo: nil)
+                        evidence.step = step
+                        evidence.finishedAt = Date()
+                        results.append(evidence)
+                        if evidence.passed != true { problems.append("'\(check.name)' expected \(check.expectation.text), got \(evidence.actual)") }
+                    }
+                } else {
+                    problems.append("\(entry.name) accepts no connections")
+                }
+                if problems.isEmpty || Date().timeIntervalSince(started) >= until || stop.isSet {
+                    results.forEach(session.record)
+                    return problems
+                }
+                usleep(1_000_000)
+            } while true
+        }
+        guard problems.isEmpty else {
+            throw LifeboatError(.runFailed, "\(entry.name) is not healthy" + (until > 0 ? " after \(Int(until)) s" : "") + ": "
+                + problems.joined(separator: "; "))
+        }
+        context.output.note("\(entry.name) is healthy after \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+            + (writable ? " (accepts writes)" : "") + (checks.isEmpty ? "" : ", \(checks.count) checks passed"))
     }
 
     static let amcheckSQL = """

@@ -25,7 +25,7 @@ public struct StepRegistry: Sendable {
     public static let standard = StepRegistry([
         ExecStep.type, ApprovalStep.type, PostgresBackupStep.type, RepositoryExpireStep.type,
         PostgresRestoreStep.type, PostgresCheckStep.type, PostgresHeartbeatStep.type, GitMirrorStep.type, GitVerifyStep.type,
-        NotifyStep.type,
+        NotifyStep.type, PostgresPromoteStep.type, PostgresFenceStep.type, PostgresRebaselineStep.type,
     ])
 
     public subscript(name: String) -> StepType? { types[name] }

@@ -160,7 +160,8 @@ public struct NotifyRoute: Sendable, Hashable {
     /// The events Lifeboat sends.
     public static let events = [
         "run.started", "run.succeeded", "run.failed", "step.failed", "approval.waiting", "drill.started",
-        "drill.report", "rpo.breached", "rpo.recovered",
+        "drill.report", "rpo.breached", "rpo.recovered", "failover.started", "failover.step", "failover.completed",
+        "failover.failed",
     ]
 
     static let fields = [
