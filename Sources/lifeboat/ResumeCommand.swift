@@ -79,8 +79,30 @@ struct FailoverCommand: AsyncParsableCommand {
     @Flag(name: .customLong("step-by-step"), help: "Ask before each step.")
     var stepByStep = false
 
+    @Flag(help: "A drill: run the plan against a scratch primary and standby (restored from the newest backup), never production.")
+    var drill = false
+
+    @Option(name: .customLong("repo"), help: "With --drill: the inventory repository that holds the primary's backups.")
+    var repository: String?
+
     func run() async throws {
-        let plan = try PlanFiles.load(file, inventory: inventory).get()
+        var plan = try PlanFiles.load(file, inventory: inventory).get()
+        var scratch: FailoverDrill?
+        defer { scratch?.cleanUp() }
+        if drill {
+            Console.out("failover drill: restoring a scratch primary and cloning a scratch standby...")
+            let prepared = try FailoverDrill.prepare(plan, repository: repository,
+                                                     secrets: SecretResolver(environment: ProcessInfo.processInfo.environment,
+                                                                             redactor: Redactor()))
+            scratch = prepared
+            plan = prepared.plan
+            let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
+            var options = RunOptions()
+            options.interaction = Interaction(assumeYes: true)
+            options.observer = Progress.print
+            try await RunExecution.execute(plan, options: options, catalog: catalog)
+            return
+        }
         if plan.kind != .failover { Console.warning("\(file) is a \(plan.kind.rawValue) plan, not a failover plan") }
         Console.out(PlanDescription(plan, maxParallel: nil).text)
         if !yes {

@@ -75,6 +75,52 @@ struct FailoverTests {
         }
     }
 
+    @Test("a failover drill runs the plan on a scratch primary and standby, leaves production alone, measures the RTO")
+    func drill() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { primary in
+            let db = try primary.connect()
+            try db.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", primary.conninfo()]).status == 0)
+            try await waitForArchive(db)
+            let rerouted = setup.bench.folder.file("rerouted")
+            try setup.bench.plan("inventory.yaml", """
+                databases:
+                  old: { host: \(primary.socketDirectory), port: \(primary.port), user: postgres, dbname: postgres }
+                  new: { host: /nonexistent, port: 1, user: postgres, dbname: postgres }
+                repositories:
+                  primary: { location: \(setup.repo), key_file: \(setup.keyFile) }
+                """)
+            let plan = try setup.bench.plan("failover.yaml", """
+                plan: orders-failover
+                kind: failover
+                inventory: inventory.yaml
+                targets: { rto: 10m }
+                steps:
+                  - { id: fence, uses: postgres.fence, with: { command: [false], database: old } }
+                  - { id: promote, uses: postgres.promote, needs: fence, with: { database: new } }
+                  - id: health
+                    uses: postgres.check
+                    needs: promote
+                    with: { database: new, writable: true, until: 30s, checks: [ { name: rows, sql: "SELECT count(*) FROM t", equals: "1000" } ] }
+                  - { id: reroute, uses: exec, needs: health, with: { command: [touch, \(rerouted)] } }
+                  - { id: rebaseline, uses: postgres.rebaseline, needs: health, with: { database: new, repository: primary } }
+                """)
+            let result = try setup.bench.run(["failover", plan, "--drill"])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("drill PASSED"))
+            #expect(result.stdout.contains("RTO ") && result.stdout.contains("(target 10m, PASS)"))
+            // Production untouched: the real primary still takes writes, the reroute did not run.
+            try db.query("INSERT INTO t VALUES (1001)")
+            #expect(!FileManager.default.fileExists(atPath: rerouted))
+            let report = try JSONSerialization.jsonObject(with: Data(try setup.bench.run(["drills", "show",
+                (try setup.bench.runs().first?["id"] as? String) ?? "", "--format", "json"]).stdout.utf8)) as? [String: Any]
+            #expect(((report?["rto"] as? [String: Any])?["method"] as? String)?.contains("health checks passed") == true)
+            let steps = (report?["steps"] as? [[String: Any]] ?? []).map { $0["status"] as? String ?? "" }
+            #expect(steps == ["succeeded", "succeeded", "succeeded", "succeeded", "succeeded"])
+        }
+    }
+
     @Test("a promote of a server that is not a standby is refused")
     func refusesPrimary() async throws {
         let bench = try CLIBench()

@@ -114,11 +114,13 @@ extension DrillReport {
         // RTO: from the drill's start until the restored server passed its checks.
         let checksPassed = !checks.contains { $0.passed == false }
         let finished = (checks.map(\.finishedAt) + restores.map(\.readyAt)).max()
-        let rtoSeconds = run.status == .succeeded && checksPassed && !restores.isEmpty
+        let rtoSeconds = run.status == .succeeded && checksPassed && !(restores.isEmpty && checks.isEmpty)
             ? finished.map { $0.timeIntervalSince(run.startedAt) } : nil
         let rtoTarget = plan.targets?.rto.map { Double($0.milliseconds) / 1000 }
         let rto = objective(rtoSeconds, target: rtoTarget, name: "RTO",
-                            method: "wall time from the drill's start until the restored server passed its checks",
+                            method: restores.isEmpty
+                                ? "wall time from the drill's start until its health checks passed"
+                                : "wall time from the drill's start until the restored server passed its checks",
                             reasons: &reasons)
 
         // RPO: committed work a disaster at the drill's start would have lost.

@@ -29,7 +29,7 @@ public final class ScratchServer: Sendable {
     /// production data must not be reachable over the network.
     public func writeAccessRules() throws {
         let path = folder + "/pg_hba.conf"
-        guard FileManager.default.createFile(atPath: path, contents: Data("local all all trust\n".utf8),
+        guard FileManager.default.createFile(atPath: path, contents: Data("local all all trust\nlocal replication all trust\n".utf8),
                                              attributes: [.posixPermissions: 0o600]) else {
             throw PostgresError(message: "cannot write \(path)")
         }
@@ -54,11 +54,13 @@ public final class ScratchServer: Sendable {
 
     /// Starts the server on the restored data directory; returns when it accepts connections (recovery may still
     /// be running: see `waitUntilWritable`).
-    public func start(timeout: Int = 3600) throws {
+    /// `archiveCommand` makes it archive (failover drills; by default it never does).
+    public func start(timeout: Int = 3600, archiveCommand: String? = nil) throws {
         var lastError = ""
         for _ in 0..<5 {
             let port = try ServerUser.freePort()
-            let options = "-p \(port) -k \(socketDirectory) -c listen_addresses='' -c archive_mode=off "
+            let archiving = archiveCommand.map { "-c archive_mode=on -c \"archive_command=\($0)\"" } ?? "-c archive_mode=off"
+            let options = "-p \(port) -k \(socketDirectory) -c listen_addresses='' \(archiving) "
                 + "-c hba_file=\(folder)/pg_hba.conf"
             let result = try ServerUser.run(binDirectory + "/pg_ctl",
                                             ["-D", dataDirectory, "-o", options, "-l", logFile, "-w", "-t", String(timeout), "start"])
@@ -106,6 +108,16 @@ public final class ScratchServer: Sendable {
             }
         }
         try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Makes this (empty) scratch server a streaming standby of `primary` (`pg_basebackup -R`).
+    public func cloneStandby(of primary: ScratchServer) throws {
+        guard let port = primary.port else { throw PostgresError(message: "the scratch primary is not running") }
+        let result = try ServerUser.run(binDirectory + "/pg_basebackup",
+                                        ["-D", dataDirectory, "-h", primary.socketDirectory, "-p", String(port), "-U", "postgres",
+                                         "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+        guard result.status == 0 else { throw PostgresError(message: "pg_basebackup of the scratch primary failed: \(result.output)") }
+        try writeAccessRules()
     }
 
     /// Whether the folder still exists.
