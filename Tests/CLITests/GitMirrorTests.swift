@@ -1,4 +1,5 @@
 import Foundation
+import Repository
 import TestSupport
 import Testing
 
@@ -113,6 +114,21 @@ struct GitMirrorTests {
         let restoredRefs = try fixture.refs(restored), sourceRefs = try fixture.refs(fixture.source)
         #expect(restoredRefs == sourceRefs, "\(restoredRefs) vs \(sourceRefs)")
         try fixture.git(["fsck", "--full", "--no-progress"], in: restored)
+
+        // verify reads the bundles too, and names a damaged one.
+        #expect(try bench.run(["verify", "--read-data", "--repo", repo, "--key-file", keyFile]).status == 0)
+        let repository = try BackupRepository.open(at: repo, credential: .keyFile(keyFile))
+        let bundle = try #require(try repository.bundles(source: "app").last)
+        let location = try #require(try repository.chunkLocation(bundle.chunks[0]))
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: repo + "/" + location.path))
+        try handle.seek(toOffset: UInt64(location.offset + location.length / 2))
+        let byte = try #require(handle.readData(ofLength: 1).first)
+        try handle.seek(toOffset: UInt64(location.offset + location.length / 2))
+        try handle.write(contentsOf: [byte ^ 0x10])
+        try handle.close()
+        let damaged = try bench.run(["verify", "--read-data", "--repo", repo, "--key-file", keyFile])
+        #expect(damaged.status == 3)
+        #expect(damaged.stdout.contains("file git bundle \(bundle.id) of app: chunk \(bundle.chunks[0])"), "\(damaged.stdout)")
 
         // The status command lists the mirrors beside the databases.
         let overall = try bench.run(["status", "--inventory", bench.folder.file("lifeboat.yaml"), "--json"])

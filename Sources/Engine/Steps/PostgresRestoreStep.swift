@@ -72,6 +72,7 @@ enum PostgresRestoreStep {
             options.target = target
             options.restoreCommand = command
             options.owner = owner
+            options.shouldStop = { stop.isSet }
             let summary: Restore.Summary
             do {
                 summary = try Restore.run(from: repository, options: options)

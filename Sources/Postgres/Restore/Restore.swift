@@ -37,6 +37,8 @@ public enum Restore {
         public var delta = false
         /// New locations for tablespaces, by OID (default: where they were when backed up).
         public var tablespaceLocations: [String: String] = [:]
+        /// Polled between chunks: true stops the restore (cancelled drills).
+        public var shouldStop: (@Sendable () -> Bool)?
 
         public init(destination: String) { self.destination = destination }
     }
@@ -135,6 +137,12 @@ public enum Restore {
             defer { if let open { close(open.descriptor) } }
             while index < pieces.count {
                 if done.withLock({ $0.error != nil }) { return }
+                if options.shouldStop?() == true {
+                    done.withLock { state in
+                        if state.error == nil { state.error = RestoreError(description: "the restore was cancelled", damaged: false) }
+                    }
+                    return
+                }
                 let piece = pieces[index]
                 let file = regular[piece.file]
                 do {

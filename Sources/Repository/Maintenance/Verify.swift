@@ -20,10 +20,13 @@ public struct VerifyReport: Codable, Sendable {
     public var chunksChecked: Int
     public var walSegmentsChecked: Int
     public var readData: Bool
+    /// Git bundles checked (all of them when no backup was named).
+    public var bundlesChecked: Int = 0
     public var problems: [VerifyProblem]
 
     enum CodingKeys: String, CodingKey {
         case backups, problems
+        case bundlesChecked = "bundles_checked"
         case chunksChecked = "chunks_checked", walSegmentsChecked = "wal_segments_checked", readData = "read_data"
     }
 }
@@ -63,8 +66,37 @@ extension BackupRepository {
             }
             problems += verifyWAL(manifest, archive: archive, readData: readData, checked: &walChecked)
         }
-        return VerifyReport(backups: ids, chunksChecked: checked.count, walSegmentsChecked: walChecked,
-                            readData: readData, problems: problems)
+        // Git bundles (git.mirror keeps them here): their chunks too, when the whole repository is verified.
+        var bundlesChecked = 0
+        if backup == nil {
+            let bundles: [BundleManifest]
+            do {
+                bundles = try self.bundles()
+            } catch {
+                bundles = []
+                problems.append(VerifyProblem(backup: nil, file: nil, object: "bundles", problem: error.message))
+            }
+            for bundle in bundles {
+                bundlesChecked += 1
+                for chunkId in bundle.chunks {
+                    let problem: String?
+                    if let known = checked[chunkId] {
+                        problem = known
+                    } else {
+                        problem = checkChunk(chunkId, readData: readData, packSizes: &packSizes)
+                        checked[chunkId] = problem
+                    }
+                    if let problem {
+                        problems.append(VerifyProblem(backup: nil, file: "git bundle \(bundle.id) of \(bundle.source)",
+                                                      object: "chunk \(chunkId)", problem: problem))
+                    }
+                }
+            }
+        }
+        var report = VerifyReport(backups: ids, chunksChecked: checked.count, walSegmentsChecked: walChecked,
+                                  readData: readData, problems: problems)
+        report.bundlesChecked = bundlesChecked
+        return report
     }
 
     private func checkChunk(_ id: String, readData: Bool, packSizes: inout [String: Int?]) -> String? {
