@@ -83,4 +83,17 @@ struct PlanCommandTests {
         let help = try bench.run(["--help"])
         #expect(help.status == 0 && help.stdout.contains("plan"))
     }
+
+    @Test("check warns about a drill that restores and checks nothing")
+    func emptyDrill() throws {
+        let bench = try CLIBench()
+        let plan = try bench.plan("empty-drill.yaml", """
+            plan: empty
+            kind: drill
+            steps: [ { id: hello, uses: exec, with: { command: ["true"] } } ]
+            """)
+        let result = try bench.run(["plan", "check", plan])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("warning: this drill restores and checks nothing, so it will always fail"), "\(result.stderr)")
+    }
 }

@@ -14,6 +14,13 @@ public enum PlanFiles {
             plan.digest = SHA256.hexDigest(Array(bytes))
             result.plan = plan
         }
+        // A drill must restore or check something, or its verdict can only be FAIL.
+        if let plan = result.plan, plan.kind == .drill,
+           !plan.steps.contains(where: { ["postgres.restore", "postgres.check", "git.verify"].contains($0.uses) }) {
+            result.diagnostics.append(Diagnostic(.warning, at: SourceLocation(file: path, line: 1, column: 1),
+                                                 "this drill restores and checks nothing, so it will always fail",
+                                                 hint: "add a postgres.restore and a postgres.check step (or git.verify)"))
+        }
         return result
     }
 }
