@@ -17,25 +17,16 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id (or a unique beginning of it).")
     var runId: String
 
-    @OptionGroup var state: StateOptions
-
-    @Option(help: "Use this inventory instead of the plan's (default: $LIFEBOAT_INVENTORY, else the plan's own).")
-    var inventory: String?
-
-    @Flag(name: .shortAndLong, help: "Approve every approval gate without asking.")
-    var yes = false
-
-    @Flag(name: .customLong("step-by-step"), help: "Ask before each step.")
-    var stepByStep = false
+    @OptionGroup var common: InteractiveRunOptions
 
     func run() async throws {
-        let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
+        let catalog = try Catalog(state: StateDirectory.resolve(explicit: common.state.stateDir))
         let (record, steps) = try catalog.run(runId)
         guard [.failed, .cancelled, .interrupted].contains(record.status) else {
             throw LifeboatError(.invalidInput, "run \(record.id) is \(record.status.rawValue); only failed, cancelled or "
                 + "interrupted runs can be resumed")
         }
-        let result = PlanFiles.load(record.planFile, inventory: inventory)
+        let result = PlanFiles.load(record.planFile, inventory: common.inventory)
         let plan = try result.get()
         guard plan.digest == record.planDigest else {
             throw LifeboatError(.invalidInput, "\(record.planFile) changed since run \(record.id) (sha256 \(plan.digest.prefix(12)) "
@@ -45,29 +36,14 @@ struct ResumeCommand: AsyncParsableCommand {
         let done = steps.filter { $0.phase == .main && $0.status == .succeeded }.map(\.stepId)
         Console.out("resuming run \(record.id) of plan '\(plan.name)'"
             + (done.isEmpty ? "" : "; already done: \(done.joined(separator: ", "))"))
-        var options = RunOptions()
-        options.interaction = Interaction(assumeYes: yes)
-        options.observer = Progress.print
+        var options = common.runOptions
         options.resume = (record, steps)
-        if stepByStep { options.beforeStep = FailoverCommand.askBeforeStep }
         try await RunExecution.execute(plan, options: options, catalog: catalog)
     }
 }
 
-struct FailoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "failover",
-        abstract: "Run a failover plan: shows it, asks for confirmation, then runs it with a line per step.",
-        discussion: """
-            --yes skips the confirmation (and approves approval gates); --step-by-step asks before every step. If a \
-            step fails, the plan stops and says so; fix the cause and continue with `lifeboat resume RUN`. The \
-            incident timeline for the post-mortem: `lifeboat runs show RUN --timeline`.
-            """
-    )
-
-    @Argument(help: "The failover plan file.")
-    var file: String
-
+/// What `failover` and `resume` share: state, inventory, and how a person takes part.
+struct InteractiveRunOptions: ParsableArguments {
     @OptionGroup var state: StateOptions
 
     @Option(help: "Use this inventory instead of the plan's (default: $LIFEBOAT_INVENTORY, else the plan's own).")
@@ -79,50 +55,13 @@ struct FailoverCommand: AsyncParsableCommand {
     @Flag(name: .customLong("step-by-step"), help: "Ask before each step.")
     var stepByStep = false
 
-    @Flag(help: "A drill: run the plan against a scratch primary and standby (restored from the newest backup), never production.")
-    var drill = false
-
-    @Option(name: .customLong("repo"), help: "With --drill: the inventory repository that holds the primary's backups.")
-    var repository: String?
-
-    func run() async throws {
-        var plan = try PlanFiles.load(file, inventory: inventory).get()
-        var scratch: FailoverDrill?
-        defer { scratch?.cleanUp() }
-        if drill {
-            Console.out("failover drill: restoring a scratch primary and cloning a scratch standby...")
-            let prepared = try FailoverDrill.prepare(plan, repository: repository,
-                                                     secrets: SecretResolver(environment: ProcessInfo.processInfo.environment,
-                                                                             redactor: Redactor()))
-            scratch = prepared
-            plan = prepared.plan
-            let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
-            var options = RunOptions()
-            options.interaction = Interaction(assumeYes: true)
-            options.observer = Progress.print
-            try await RunExecution.execute(plan, options: options, catalog: catalog)
-            return
-        }
-        if plan.kind != .failover { Console.warning("\(file) is a \(plan.kind.rawValue) plan, not a failover plan") }
-        Console.out(PlanDescription(plan, maxParallel: nil).text)
-        if !yes {
-            guard isatty(STDIN_FILENO) == 1 else {
-                throw LifeboatError(.invalidInput, "a failover needs a confirmation, and there is no terminal",
-                                    hint: "run it in a terminal, or pass --yes")
-            }
-            FileHandle.standardError.write(Data("\nThis is a REAL failover of plan '\(plan.name)'. Type yes to start: ".utf8))
-            let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
-            guard answer == "yes" else {
-                Console.error("not started (answer: \(answer ?? "end of input"))")
-                throw ExitCode(ExitCodes.runFailed)
-            }
-        }
-        let catalog = try Catalog(state: StateDirectory.resolve(explicit: state.stateDir))
+    /// A line per step, approvals per `--yes`, `--step-by-step` asking before each step.
+    var runOptions: RunOptions {
         var options = RunOptions()
         options.interaction = Interaction(assumeYes: yes)
         options.observer = Progress.print
         if stepByStep { options.beforeStep = Self.askBeforeStep }
-        try await RunExecution.execute(plan, options: options, catalog: catalog)
+        return options
     }
 
     /// `--step-by-step`: asks on the terminal before each step.

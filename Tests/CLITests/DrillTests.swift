@@ -75,6 +75,14 @@ struct DrillSetup {
         return (result, report)
     }
 
+    /// A table of `rows` orders on the source, backed up by the nightly plan, its WAL archived.
+    func backedUpOrders(_ rows: Int) async throws {
+        let db = try source.connect()
+        try db.query("CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, \(rows)) g")
+        #expect(try lifeboat(["run", setup.bench.folder.file("backup.yaml")]).status == 0)
+        try await waitForArchive(db)
+    }
+
     /// Scratch folders left below the drill's scratch parent.
     var scratchFolders: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: scratchParent)) ?? []).filter { $0.hasPrefix("lifeboat-scratch-") }
@@ -182,10 +190,7 @@ struct DrillTests {
         let setup = try ArchivingSetup()
         try await PostgresCluster.with(settings: setup.serverSettings) { source in
             let drill = try DrillSetup(setup, source: source)
-            let db = try source.connect()
-            try db.query("CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 100) g")
-            #expect(try drill.lifeboat(["run", setup.bench.folder.file("backup.yaml")]).status == 0)
-            try await waitForArchive(db)
+            try await drill.backedUpOrders(100)
 
             try drill.drillPlan("bad-check", checks: """
                         - { name: orders, sql: "SELECT count(*) FROM orders", equals: "42" }
@@ -223,10 +228,7 @@ struct DrillTests {
         let setup = try ArchivingSetup()
         try await PostgresCluster.with(settings: setup.serverSettings) { source in
             let drill = try DrillSetup(setup, source: source)
-            let db = try source.connect()
-            try db.query("CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 100) g")
-            #expect(try drill.lifeboat(["run", setup.bench.folder.file("backup.yaml")]).status == 0)
-            try await waitForArchive(db)
+            try await drill.backedUpOrders(100)
             try drill.drillPlan("stuck", checks: """
                         - { name: slow, sql: "SELECT 1 FROM pg_sleep(60)", equals: "1" }
                 """)

@@ -46,17 +46,21 @@ struct SchedulerTests {
         return Plan(name: name, kind: .backup, schedule: schedule, steps: [])
     }
 
+    /// A catalog in a temp folder, a clock at 10:30 UTC, a recording runner.
+    func fixture() throws -> (TemporaryDirectory, Catalog, ManualClock, RecordingRunner) {
+        let folder = try TemporaryDirectory()
+        return (folder, try Catalog(state: StateDirectory(path: folder.file("state"))), ManualClock("2026-11-26T10:30:00Z"),
+                RecordingRunner())
+    }
+
     func scheduler(_ catalog: Catalog, _ clock: ManualClock, _ runner: RecordingRunner) -> Scheduler {
         Scheduler(catalog: catalog, clock: clock, logger: Logger(label: "test")) { await runner.run($0) }
     }
 
     @Test("a new plan waits for its next slot; a due slot runs once; a restarted scheduler does not repeat it")
     func dueAndRestart() async throws {
-        let folder = try TemporaryDirectory()
+        let (folder, catalog, clock, runner) = try fixture()
         defer { folder.remove() }
-        let catalog = try Catalog(state: StateDirectory(path: folder.file("state")))
-        let clock = ManualClock("2026-11-26T10:30:00Z")
-        let runner = RecordingRunner()
         let first = scheduler(catalog, clock, runner)
         first.setPlans([try plan("hourly")])
         #expect(first.tick().isEmpty)
@@ -77,11 +81,8 @@ struct SchedulerTests {
 
     @Test("after downtime: run-once runs one catch-up run for many missed slots; skip runs none")
     func catchUp() async throws {
-        let folder = try TemporaryDirectory()
+        let (folder, catalog, clock, runner) = try fixture()
         defer { folder.remove() }
-        let catalog = try Catalog(state: StateDirectory(path: folder.file("state")))
-        let clock = ManualClock("2026-11-26T10:30:00Z")
-        let runner = RecordingRunner()
         let scheduler = scheduler(catalog, clock, runner)
         scheduler.setPlans([try plan("once"), try plan("skipper", missed: .skip)])
         scheduler.tick()
@@ -97,11 +98,8 @@ struct SchedulerTests {
 
     @Test("overlap: forbid passes a slot over while the plan runs; queue runs it once afterwards")
     func overlap() async throws {
-        let folder = try TemporaryDirectory()
+        let (folder, catalog, clock, runner) = try fixture()
         defer { folder.remove() }
-        let catalog = try Catalog(state: StateDirectory(path: folder.file("state")))
-        let clock = ManualClock("2026-11-26T10:30:00Z")
-        let runner = RecordingRunner()
         let scheduler = scheduler(catalog, clock, runner)
         scheduler.setPlans([try plan("forbid"), try plan("queue", overlap: .queue)])
         scheduler.tick()
