@@ -35,7 +35,7 @@ let package = Package(
         // MARK: - Domain modules
         .target(name: "Plans", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
-        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux"]),
+        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux", "LifeboatHTTP"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
         .target(
             name: "Notify",

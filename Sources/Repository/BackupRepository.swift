@@ -19,7 +19,7 @@ public final class BackupRepository: Sendable {
     public static let defaultChunkSize = 128 * 1024
     public static let defaultScryptN: UInt64 = 1 << 15
 
-    public let store: FileStore
+    public let store: any ObjectStore
     public let config: RepositoryConfig
     /// The key file that opened the repository, if a passphrase did.
     public let openedKeyId: String?
@@ -29,10 +29,10 @@ public final class BackupRepository: Sendable {
     /// Which pack holds each chunk; read from `index/` on first use.
     let chunkIndex = ChunkIndex()
 
-    public var location: String { store.root }
+    public var location: String { store.location }
     public var id: String { config.id }
 
-    private init(store: FileStore, config: RepositoryConfig, master: [UInt8], openedKeyId: String?) {
+    private init(store: any ObjectStore, config: RepositoryConfig, master: [UInt8], openedKeyId: String?) {
         self.store = store
         self.config = config
         self.master = master
@@ -55,13 +55,21 @@ public final class BackupRepository: Sendable {
     public static func initialize(at location: String, passphrase: [UInt8], label: String? = nil,
                                   compressionLevel: Int = 3, chunkSize: Int = defaultChunkSize,
                                   scryptN: UInt64 = defaultScryptN) throws(RepositoryError) -> BackupRepository {
-        let store = FileStore(root: location)
-        if store.exists("config") {
+        try initialize(in: FileStore(root: location), passphrase: passphrase, label: label,
+                       compressionLevel: compressionLevel, chunkSize: chunkSize, scryptN: scryptN)
+    }
+
+    /// Creates a repository in `store` (an empty folder, or an empty prefix of a bucket, created when missing).
+    public static func initialize(in store: any ObjectStore, passphrase: [UInt8], label: String? = nil,
+                                  compressionLevel: Int = 3, chunkSize: Int = defaultChunkSize,
+                                  scryptN: UInt64 = defaultScryptN) throws(RepositoryError) -> BackupRepository {
+        let location = store.location
+        if let bucket = store as? S3Store { try bucket.createBucketIfMissing() }
+        if try store.exists("config") {
             throw RepositoryError(.refused, "\(location) is already a Lifeboat repository")
         }
-        let existing = (try? FileManager.default.contentsOfDirectory(atPath: location)) ?? []
-        guard existing.isEmpty else {
-            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder of its own")
+        guard try store.list("").isEmpty else {
+            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder (or prefix) of its own")
         }
         guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the passphrase is empty") }
         guard (1...19).contains(compressionLevel) else {
@@ -76,13 +84,18 @@ public final class BackupRepository: Sendable {
         let repository = BackupRepository(store: store, config: config, master: master, openedKeyId: nil)
         // The key first, the config last: a folder with a config always has a key.
         let keyId = try repository.writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
-        try store.write("config", RepositoryJSON.encode(config), mode: .createNew, mode: 0o644)
+        try store.write("config", RepositoryJSON.encode(config), mode: .createNew)
         return BackupRepository(store: store, config: config, master: master, openedKeyId: keyId)
     }
 
     /// Reads the plaintext config: whether there is a repository at `location`.
     public static func readConfig(at location: String) throws(RepositoryError) -> RepositoryConfig {
-        let store = FileStore(root: location)
+        try readConfig(in: FileStore(root: location))
+    }
+
+    /// Reads the plaintext config: whether there is a repository in `store`.
+    public static func readConfig(in store: any ObjectStore) throws(RepositoryError) -> RepositoryConfig {
+        let location = store.location
         guard let bytes = try store.read("config") else {
             throw RepositoryError(.notInitialised, "no Lifeboat repository at \(location)",
                                   hint: "create one with `lifeboat repo init --repo \(location)`, or check the path")
@@ -96,8 +109,13 @@ public final class BackupRepository: Sendable {
 
     /// Opens the repository. A passphrase that opens none of its keys gives `.wrongKey`; nothing is written.
     public static func open(at location: String, credential: Credential) throws(RepositoryError) -> BackupRepository {
-        let config = try readConfig(at: location)
-        let store = FileStore(root: location)
+        try open(FileStore(root: location), credential: credential)
+    }
+
+    /// Opens the repository in `store`. A passphrase that opens none of its keys gives `.wrongKey`.
+    public static func open(_ store: any ObjectStore, credential: Credential) throws(RepositoryError) -> BackupRepository {
+        let location = store.location
+        let config = try readConfig(in: store)
         switch credential {
         case .keyFile(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -109,7 +127,7 @@ public final class BackupRepository: Sendable {
             }
             return BackupRepository(store: store, config: config, master: master, openedKeyId: nil)
         case .passphrase(let passphrase):
-            let ids = store.list("keys")
+            let ids = try store.list("keys")
             for id in ids {
                 guard let bytes = try store.read("keys/" + id) else { continue }
                 let wrapped = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
@@ -134,7 +152,7 @@ public final class BackupRepository: Sendable {
 
     public func keys() throws(RepositoryError) -> [KeyInfo] {
         var result: [KeyInfo] = []
-        for id in store.list("keys") {
+        for id in try store.list("keys") {
             guard let bytes = try store.read("keys/" + id) else { continue }
             let key = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
             result.append(KeyInfo(id: id, created: key.created, host: key.host, user: key.user, label: key.label,
@@ -145,22 +163,22 @@ public final class BackupRepository: Sendable {
 
     /// Removes a key; removing the last one is refused (the repository would be lost).
     public func removeKey(_ id: String) throws(RepositoryError) {
-        let ids = store.list("keys")
+        let ids = try store.list("keys")
         guard ids.contains(id) else { throw RepositoryError(.notFound, "no key \(id) in \(location)") }
         guard ids.count > 1 else {
             throw RepositoryError(.refused, "key \(id) is the repository's last key; removing it would make every backup unreadable",
                                   hint: "add another key first (`lifeboat repo key add`)")
         }
         try store.remove("keys/" + id)
-        try store.syncDirectory(store.path("keys"))
+        try store.makeDurable()
     }
 
     /// Writes the master key to `path` (mode 0600) for unattended commands (`--key-file`).
     public func exportKey(to path: String) throws(RepositoryError) {
         let exported = ExportedKey(repository: config.id, master: Hex.encode(master))
         let folder = FileStore(root: (path as NSString).deletingLastPathComponent)
-        let wrote = try folder.write((path as NSString).lastPathComponent, RepositoryJSON.encode(exported),
-                                     mode: .createNew, mode: 0o600)
+        let wrote = try folder.writeFile((path as NSString).lastPathComponent, RepositoryJSON.encode(exported),
+                                         mode: .createNew, permissions: 0o600)
         guard wrote else { throw RepositoryError(.refused, "\(path) exists; not overwriting it") }
     }
 
@@ -198,7 +216,7 @@ public final class BackupRepository: Sendable {
     // MARK: - Encrypted named objects
 
     /// Writes an encrypted object (manifests and the like).
-    public func putObject(_ plaintext: [UInt8], kind: ObjectKind, path: String, mode: FileStore.WriteMode)
+    public func putObject(_ plaintext: [UInt8], kind: ObjectKind, path: String, mode: WriteMode)
         throws(RepositoryError) -> Bool {
         try store.write(path, codec.seal(plaintext, kind: kind, name: path), mode: mode)
     }

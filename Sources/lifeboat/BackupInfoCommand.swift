@@ -18,7 +18,7 @@ struct BackupInfoCommand: ParsableCommand {
         let opened = try repository.open()
         let summary: BackupSummary
         do {
-            let ids = opened.backupIds()
+            let ids = try opened.backupIds()
             guard let chosen = id == "latest" ? ids.last : id else {
                 throw LifeboatError(.notFound, "no backups in \(opened.location)")
             }

@@ -80,7 +80,7 @@ struct RestoreCommand: ParsableCommand {
             }
             options.tablespaceLocations[parts[0]] = parts[1]
         }
-        if !noArchive { options.restoreCommand = try restoreCommand(opened.location) }
+        if !noArchive { options.restoreCommand = try restoreCommand(opened.location, opened) }
         if let owner {
             guard let entry = getpwnam(owner) else { throw LifeboatError(.invalidInput, "no OS user '\(owner)'") }
             options.owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
@@ -108,7 +108,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     /// `restore_command` for PostgreSQL: this binary's `wal fetch`, with a credential that needs no terminal.
-    private func restoreCommand(_ location: String) throws -> String {
+    private func restoreCommand(_ location: String, _ opened: BackupRepository) throws -> String {
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -122,7 +122,20 @@ struct RestoreCommand: ParsableCommand {
             throw LifeboatError(.invalidInput, "PostgreSQL's restore_command needs a key file or passphrase file to open the repository",
                                 hint: "pass --key-file (from `lifeboat repo key export`) or --passphrase-file, or --no-archive")
         }
-        return "\(binary) wal fetch %f %p --repo \(absolute(location)) \(credential)"
+        guard let bucket = opened.store as? S3Store else {
+            return "\(binary) wal fetch %f %p --repo \(absolute(location)) \(credential)"
+        }
+        // PostgreSQL does not inherit this shell's AWS_* variables: name a credentials file it can read.
+        let environment = ProcessInfo.processInfo.environment
+        guard let file = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? environment["HOME"].map({ $0 + "/.aws/credentials" }),
+              FileManager.default.fileExists(atPath: file) else {
+            throw LifeboatError(.invalidInput, "PostgreSQL's restore_command needs S3 credentials it can read",
+                                hint: "put them in a shared credentials file readable by the server's user and set "
+                                    + "AWS_SHARED_CREDENTIALS_FILE, or pass --no-archive")
+        }
+        let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\($0)" } ?? ""
+        return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal fetch %f %p "
+            + "--repo '\(bucket.selfContainedLocation)' \(credential)"
     }
 }
 

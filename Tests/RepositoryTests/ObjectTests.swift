@@ -60,8 +60,8 @@ struct ObjectTests {
         for name in ["00000002.history", "000000010000000000000004.partial", "000000010000000000000002.00000028.backup"] {
             #expect(throws: Never.self) { try repository.pushWAL(name: name, contents: Array(name.utf8)) }
         }
-        #expect(repository.walFiles()["00000002"] == ["00000002.history"])
-        #expect(repository.walFiles()["00000001"]?.count == 4)
+        #expect(try repository.walFiles()["00000002"] == ["00000002.history"])
+        #expect(try repository.walFiles()["00000001"]?.count == 4)
         for bad in ["pg_wal", "0000000100000000000000", "../../etc/passwd", "000000010000000000000003.gz"] {
             #expect(throws: RepositoryError.self) { try repository.pushWAL(name: bad, contents: [1]) }
         }

@@ -55,8 +55,8 @@ public final class FailoverDrill: Sendable {
             let manifest = try PostgresRestoreStep.chooseBackup(source, database: primaryName, id: nil, before: Date())
             var options = Restore.Options(destination: primary.dataDirectory)
             options.backup = manifest.id
-            options.restoreCommand = "\(lifeboat) wal fetch %f %p --repo \(PostgresRestoreStep.shellQuote(source.location)) "
-                + "--key-file \(PostgresRestoreStep.shellQuote(sourceKey))"
+            options.restoreCommand = try PostgresRestoreStep.walFetchCommand(source, keyFile: sourceKey, folder: folder,
+                                                                             owner: owner)
             options.owner = owner
             do {
                 _ = try Restore.run(from: source, options: options)

@@ -49,9 +49,9 @@ extension RepositoryAccess {
         guard let entry = names?.repository(options.location) else { return try open(options) }
         if options.keyFile != nil || options.passphraseFile != nil || options.environment["LIFEBOAT_PASSPHRASE"] != nil {
             var direct = options
-            direct.location = try entry.fields["location"]?.stringValue.map {
-                try SecretResolver(environment: options.environment, redactor: Redactor()).resolve($0)
-            }
+            let secrets = SecretResolver(environment: options.environment, redactor: Redactor())
+            direct.location = try entry.fields["location"]?.stringValue.map { try secrets.resolve($0) }
+            direct.s3 = try s3Settings(entry, secrets: secrets)
             return try open(direct)
         }
         return try open(entry, secrets: SecretResolver(environment: options.environment, redactor: Redactor()))

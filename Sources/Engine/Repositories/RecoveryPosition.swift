@@ -27,9 +27,9 @@ public enum RecoveryPosition {
                 let repository = try RepositoryAccess.open(entry, secrets: secrets)
                 let manifests = try LifeboatError.wrapping { () throws(RepositoryError) in try repository.manifests() }
                 var newest: (String, Date)?
-                for (_, files) in repository.walFiles() {
+                for (_, files) in try repository.walFiles() {
                     for file in files.suffix(4) {
-                        if let time = repository.walArchiveTime(name: file), time > (newest?.1 ?? .distantPast) {
+                        if let time = try repository.walArchiveTime(name: file), time > (newest?.1 ?? .distantPast) {
                             newest = (file, time)
                         }
                     }

@@ -12,6 +12,8 @@ public struct RepositoryOptions: Sendable {
     public var keyFile: String?
     /// A passphrase already in hand (from a plan's inventory, resolved when the step runs).
     public var passphrase: [UInt8]?
+    /// How to reach an `s3://` location (from the inventory); the `AWS_*` variables fill in the rest.
+    public var s3 = S3Settings()
     public var environment: [String: String]
 
     public init(location: String? = nil, passphraseFile: String? = nil, keyFile: String? = nil,
@@ -57,18 +59,27 @@ public enum RepositoryAccess {
         return first
     }
 
+    /// The store a location names: a folder, or a bucket reached with `options.s3` and the `AWS_*` variables.
+    public static func store(_ options: RepositoryOptions) throws(LifeboatError) -> any ObjectStore {
+        let location = try options.resolvedLocation()
+        return try LifeboatError.wrapping { () throws(RepositoryError) in
+            try ObjectStores.store(for: location, s3: options.s3, environment: options.environment)
+        }
+    }
+
     /// Opens the repository with a key file if one is given, else with a passphrase.
     public static func open(_ options: RepositoryOptions) throws(LifeboatError) -> BackupRepository {
-        let location = try options.resolvedLocation()
+        let store = try store(options)
+        let location = store.location
         do {
-            _ = try BackupRepository.readConfig(at: location)
+            _ = try BackupRepository.readConfig(in: store)
             if let keyFile = options.keyFile ?? options.environment["LIFEBOAT_KEY_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
-                return try BackupRepository.open(at: location, credential: .keyFile(keyFile))
+                return try BackupRepository.open(store, credential: .keyFile(keyFile))
             }
             let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile,
                                                               variable: "LIFEBOAT_PASSPHRASE",
                                                               prompt: "passphrase for \(location)")
-            return try BackupRepository.open(at: location, credential: .passphrase(secret))
+            return try BackupRepository.open(store, credential: .passphrase(secret))
         } catch let error as RepositoryError {
             throw LifeboatError(error)
         } catch let error as LifeboatError {
@@ -80,11 +91,11 @@ public enum RepositoryAccess {
 
     public static func initialize(_ options: RepositoryOptions, compressionLevel: Int, label: String?)
         throws(LifeboatError) -> BackupRepository {
-        let location = try options.resolvedLocation()
+        let store = try store(options)
         let secret = try passphrase(options, file: options.passphraseFile, variable: "LIFEBOAT_PASSPHRASE",
                                     prompt: "passphrase for the new repository", confirm: true)
         do {
-            return try BackupRepository.initialize(at: location, passphrase: secret, label: label,
+            return try BackupRepository.initialize(in: store, passphrase: secret, label: label,
                                                    compressionLevel: compressionLevel)
         } catch {
             throw LifeboatError(error)
@@ -123,6 +134,7 @@ extension RepositoryAccess {
             throw LifeboatError(.invalidInput, "repository '\(entry.name)' has no location")
         }
         var options = RepositoryOptions(location: location, environment: secrets.environment)
+        options.s3 = try s3Settings(entry, secrets: secrets)
         if let keyFile = entry.fields["key_file"]?.stringValue {
             options.keyFile = try secrets.resolve(keyFile)
         } else if let passphrase = entry.fields["passphrase"]?.stringValue {
@@ -132,6 +144,29 @@ extension RepositoryAccess {
                                 hint: "add passphrase: ${env:NAME} or key_file: PATH to it in \(entry.location.file)")
         }
         return try open(options)
+    }
+}
+
+extension RepositoryAccess {
+    /// The `s3:` settings of an inventory repository, secrets resolved.
+    public static func s3Settings(_ entry: InventoryEntry, secrets: SecretResolver) throws -> S3Settings {
+        var settings = S3Settings()
+        for field in entry.fields["s3"]?.mapValue ?? [] {
+            let text = try field.value.stringValue.map { try secrets.resolve($0) }
+            switch field.key {
+            case "endpoint": settings.endpoint = text
+            case "region": settings.region = text
+            case "addressing": settings.addressing = text.flatMap(S3Settings.Addressing.init(rawValue:))
+            case "access_key_id": settings.accessKeyId = text
+            case "secret_access_key": settings.secretAccessKey = text
+            case "session_token": settings.sessionToken = text
+            case "ca_bundle": settings.caBundle = text
+            case "part_size": if case .byteSize(let size) = field.value { settings.partSize = Int(size.bytes) }
+            case "retries": settings.retries = field.value.integerValue
+            default: break
+            }
+        }
+        return settings
     }
 }
 

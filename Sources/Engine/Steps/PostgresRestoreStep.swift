@@ -64,8 +64,7 @@ enum PostgresRestoreStep {
 
             let owner = try ServerUser.owner()
             let key = try keyFile ?? exportKey(repository, into: server.folder, owner: owner)
-            var command = "\(shellQuote(lifeboatExecutable())) wal fetch %f %p --repo \(shellQuote(repository.location)) "
-                + "--key-file \(shellQuote(key))"
+            var command = try walFetchCommand(repository, keyFile: key, folder: server.folder, owner: owner)
             if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }
             var options = Restore.Options(destination: server.dataDirectory)
             options.backup = manifest.id
@@ -142,6 +141,24 @@ enum PostgresRestoreStep {
         }
         if let owner { chown(path, owner.uid, owner.gid) }
         return path
+    }
+
+    /// `restore_command` for a server restored from `repository`: this binary's `wal fetch` with the key file; for a
+    /// bucket, with the location's settings and a credentials file written into `folder` (0600, the server's user),
+    /// removed with it.
+    static func walFetchCommand(_ repository: BackupRepository, keyFile: String, folder: String,
+                                owner: (uid: uid_t, gid: gid_t)?) throws -> String {
+        var prefix = ""
+        var location = repository.location
+        if let bucket = repository.store as? S3Store {
+            let path = folder + "/s3-credentials"
+            try LifeboatError.wrapping { () throws(RepositoryError) in try bucket.writeCredentialsFile(to: path) }
+            if let owner { chown(path, owner.uid, owner.gid) }
+            prefix = "AWS_SHARED_CREDENTIALS_FILE=\(shellQuote(path)) AWS_PROFILE=default "
+            location = bucket.selfContainedLocation
+        }
+        return prefix + "\(shellQuote(lifeboatExecutable())) wal fetch %f %p --repo \(shellQuote(location)) "
+            + "--key-file \(shellQuote(keyFile))"
     }
 
     static func lifeboatExecutable() -> String {

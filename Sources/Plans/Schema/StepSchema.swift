@@ -91,9 +91,20 @@ public enum InventorySchemas {
             ]
         case .repositories:
             [
-                ParameterSpec("location", .string, required: true, "a directory path"),
+                ParameterSpec("location", .string, required: true, "a directory path, or s3://BUCKET/PREFIX"),
                 ParameterSpec("passphrase", .string, "use ${env:NAME} or ${file:PATH}"),
                 ParameterSpec("key_file", .string, "a key file from `lifeboat repo key export` (instead of a passphrase)"),
+                ParameterSpec("s3", .object([
+                    ParameterSpec("endpoint", .string, "e.g. https://minio.internal:9000 (default: AWS for the region)"),
+                    ParameterSpec("region", .string, "default: AWS_REGION, else us-east-1"),
+                    ParameterSpec("addressing", .choice(["path", "virtual"]), "default: virtual on AWS, path elsewhere"),
+                    ParameterSpec("access_key_id", .string, "default: AWS_ACCESS_KEY_ID or the shared credentials file"),
+                    ParameterSpec("secret_access_key", .string, "use ${env:NAME} or ${file:PATH}"),
+                    ParameterSpec("session_token", .string, "use ${env:NAME} or ${file:PATH}"),
+                    ParameterSpec("ca_bundle", .string, "a CA bundle to verify the endpoint with"),
+                    ParameterSpec("part_size", .byteSize, "multipart upload part size (default 8MiB, at least 5MiB)"),
+                    ParameterSpec("retries", .integer(0...50), "attempts after a failed request (default 8)"),
+                ]), "how to reach an s3:// location (else the AWS_* environment variables)"),
             ]
         case .git:
             [

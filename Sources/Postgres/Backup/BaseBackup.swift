@@ -39,7 +39,7 @@ public enum BaseBackup {
 
     /// Takes the backup and commits it; returns its manifest.
     public static func run(into repository: BackupRepository, options: Options) throws -> BackupManifest {
-        let (id, started) = repository.newBackupId()
+        let (id, started) = try repository.newBackupId()
         // Shared: other backups may run alongside; gc and expire wait until this one has committed or died.
         let lock = try RepositoryLock.acquire(repository, .shared, timeout: 600)
         defer { withExtendedLifetime(lock) {} }
@@ -159,10 +159,10 @@ public enum BaseBackup {
     /// its archiver about once a second, and only knows that the archive command succeeded, not where it wrote.)
     static func waitForArchive(_ segments: [String], in repository: BackupRepository, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        var missing = segments.filter { !repository.hasWAL(name: $0) }
+        var missing = try segments.filter { try !repository.hasWAL(name: $0) }
         while !missing.isEmpty && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
-            missing = missing.filter { !repository.hasWAL(name: $0) }
+            missing = try missing.filter { try !repository.hasWAL(name: $0) }
         }
         guard missing.isEmpty else {
             throw PostgresError(message: "the backup's WAL (\(missing.joined(separator: ", "))) did not reach the archive "

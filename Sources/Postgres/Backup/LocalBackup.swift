@@ -62,7 +62,7 @@ public enum LocalBackup {
         let previousStart = previous?.startNanoseconds
             ?? Int64((previous?.startTime.timeIntervalSince1970 ?? 0).rounded(.down)) * 1_000_000_000
 
-        let (id, started) = repository.newBackupId()
+        let (id, started) = try repository.newBackupId()
         let label = "lifeboat \(id)"
         let quoted = label.replacingOccurrences(of: "'", with: "''")
         guard let startLSN = try connection.query("SELECT pg_backup_start('\(quoted)', \(options.fastCheckpoint))::text").scalar,

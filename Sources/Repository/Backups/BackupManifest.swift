@@ -143,8 +143,11 @@ extension BackupRepository {
     }
 
     /// Ids of complete backups (those with a manifest), oldest first.
-    public func backupIds() -> [String] {
-        store.list("backups").filter { store.exists(Self.manifestPath($0)) }
+    public func backupIds() throws(RepositoryError) -> [String] {
+        try store.listAll("backups").compactMap { object in
+            let parts = object.path.split(separator: "/")
+            return parts.count == 3 && parts[2] == "manifest" ? String(parts[1]) : nil
+        }.sorted()
     }
 
     public func manifest(_ id: String) throws(RepositoryError) -> BackupManifest {
@@ -158,7 +161,7 @@ extension BackupRepository {
     /// Every complete backup's manifest, oldest first.
     public func manifests() throws(RepositoryError) -> [BackupManifest] {
         var result: [BackupManifest] = []
-        for id in backupIds() { result.append(try manifest(id)) }
+        for id in try backupIds() { result.append(try manifest(id)) }
         return result
     }
 }

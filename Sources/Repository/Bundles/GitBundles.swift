@@ -72,7 +72,7 @@ extension BackupRepository {
     /// The stored bundles (of one source when given), oldest first.
     public func bundles(source: String? = nil) throws(RepositoryError) -> [BundleManifest] {
         var result: [BundleManifest] = []
-        for id in store.list("bundles") {
+        for id in try store.list("bundles") {
             guard let bytes = try object(kind: .bundle, path: Self.bundlePath(id)) else { continue }
             let manifest = try RepositoryJSON.decode(BundleManifest.self, bytes, what: "bundle \(id)")
             if source == nil || manifest.source == source { result.append(manifest) }

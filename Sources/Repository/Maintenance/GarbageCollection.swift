@@ -58,19 +58,15 @@ extension BackupRepository {
         let indexes = try indexObjects()
         var report = GarbageCollectionReport()
 
-        // The packs on disk; temporary files are leftovers of interrupted writers.
-        let manager = FileManager.default
+        // The packs stored; temporary files are leftovers of interrupted writers.
         var onDisk: [String: Int] = [:]
-        for folder in (try? manager.contentsOfDirectory(atPath: store.path("packs"))) ?? [] {
-            for name in (try? manager.contentsOfDirectory(atPath: store.path("packs/" + folder))) ?? [] {
-                let path = "packs/\(folder)/\(name)"
-                if name.hasPrefix(".tmp-") {
-                    report.bytesRemoved += Int64(store.size(path) ?? 0)
-                    try store.remove(path)
-                    report.leftoversRemoved += 1
-                } else {
-                    onDisk[name] = store.size(path) ?? 0
-                }
+        for object in try store.listAll("packs") {
+            if object.name.hasPrefix(".tmp-") {
+                report.bytesRemoved += Int64(object.size)
+                try store.remove(object.path)
+                report.leftoversRemoved += 1
+            } else {
+                onDisk[object.name] = object.size
             }
         }
 
@@ -141,38 +137,37 @@ extension BackupRepository {
                 throw error
             }
             let written = try writer.finish()
-            try FileSystemSync.syncAll(location)
+            try store.makeDurable()
             let all = kept + written
             if !all.isEmpty { try writeIndex(all) }
+            try store.makeDurable()
             for (path, _) in indexes { try store.remove(path) }
-            try store.syncDirectory(store.path("index"))
+            try store.makeDurable()
             for record in removed + rewrite.map(\.0) {
                 report.bytesRemoved += Int64(onDisk[record.id] ?? 0)
                 try store.remove(record.path)
             }
             for record in written {
-                report.bytesRemoved -= Int64(store.size(record.path) ?? 0)
+                report.bytesRemoved -= Int64(try store.size(record.path) ?? 0)
             }
             report.packsRemoved = removed.count
             report.packsRewritten = rewrite.count
             report.chunksRemoved += removed.reduce(0) { $0 + $1.entries.count }
         }
 
-        for id in (try? manager.contentsOfDirectory(atPath: store.path("backups"))) ?? [] {
-            let folder = store.path("backups/" + id)
-            for name in (try? manager.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".tmp-") {
-                try store.remove("backups/\(id)/\(name)")
-                report.leftoversRemoved += 1
-            }
-            if ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).isEmpty {
-                try? manager.removeItem(atPath: folder)
+        // Temporaries of interrupted writes, and what backups that never committed left in their folders.
+        let committed = Set(try backupIds())
+        for object in try store.listAll("backups") {
+            let parts = object.path.split(separator: "/")
+            if object.name.hasPrefix(".tmp-") || (parts.count >= 2 && !committed.contains(String(parts[1]))) {
+                try store.remove(object.path)
                 report.leftoversRemoved += 1
             }
         }
-        let walFolders = ((try? manager.contentsOfDirectory(atPath: store.path("wal"))) ?? []).map { "wal/" + $0 }
-        for folder in walFolders + ["index"] {
-            for name in (try? manager.contentsOfDirectory(atPath: store.path(folder))) ?? [] where name.hasPrefix(".tmp-") {
-                try store.remove("\(folder)/\(name)")
+        try store.removeEmptyFolders("backups")
+        for folder in ["wal", "index", "bundles", "keys"] {
+            for object in try store.listAll(folder) where object.name.hasPrefix(".tmp-") {
+                try store.remove(object.path)
                 report.leftoversRemoved += 1
             }
         }

@@ -78,7 +78,7 @@ extension BackupRepository {
         let oldestNeeded = kept.compactMap(\.walSegments.first).min()
         var walToRemove: [String] = []
         if let oldestNeeded {
-            for (_, names) in walFiles() {
+            for (_, names) in try walFiles() {
                 walToRemove += names.filter { !$0.hasSuffix(".history") && String($0.prefix(24)) < oldestNeeded }
             }
         }
@@ -90,9 +90,9 @@ extension BackupRepository {
             defer { withExtendedLifetime(lock) {} }
             for id in removed {
                 try store.remove(Self.manifestPath(id))
-                try? FileManager.default.removeItem(atPath: store.path("backups/" + id))
             }
-            try store.syncDirectory(store.path("backups"))
+            try store.removeEmptyFolders("backups")
+            try store.makeDurable()
             for name in walToRemove { try removeWAL(name: name) }
         }
         let garbage = try collectGarbage()

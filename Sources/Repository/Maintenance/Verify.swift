@@ -36,12 +36,13 @@ extension BackupRepository {
     /// its name), and that the WAL from each backup's start to the newest archived segment of its timeline has no
     /// gap.
     public func verify(backup: String? = nil, readData: Bool) throws(RepositoryError) -> VerifyReport {
-        let ids = backup.map { [$0] } ?? backupIds()
+        let ids: [String]
+        if let backup { ids = [backup] } else { ids = try backupIds() }
         var problems: [VerifyProblem] = []
         var checked: [String: String?] = [:]  // chunk id → problem (nil: fine)
         var walChecked = 0
         var packSizes: [String: Int?] = [:]
-        let archive = walFiles()
+        let archive = try walFiles()
         for id in ids {
             let manifest: BackupManifest
             do {
@@ -103,7 +104,7 @@ extension BackupRepository {
         guard readData else {
             do {
                 guard let location = try chunkLocation(id) else { return "missing: no index lists it" }
-                if packSizes[location.path] == nil { packSizes[location.path] = .some(store.size(location.path)) }
+                if packSizes[location.path] == nil { packSizes[location.path] = .some(try store.size(location.path)) }
                 guard let size = packSizes[location.path]!  else { return "missing: its pack \(location.path) does not exist" }
                 return size >= location.offset + location.length ? nil : "missing: its pack \(location.path) is truncated"
             } catch {
@@ -118,6 +119,8 @@ extension BackupRepository {
         }
     }
 
+    private func walTimeline(of name: String) -> String { WALFileName.timeline(of: name) ?? "" }
+
     private func verifyWAL(_ manifest: BackupManifest, archive: [String: [String]], readData: Bool,
                            checked: inout Int) -> [VerifyProblem] {
         guard !manifest.walSegments.isEmpty, manifest.walSegmentSize > 0 else { return [] }
@@ -128,7 +131,7 @@ extension BackupRepository {
         if !manifest.walIncluded {
             for name in manifest.walSegments {
                 checked += 1
-                guard hasWAL(name: name) else {
+                guard archive[walTimeline(of: name)]?.contains(name) == true else {
                     problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL \(name)",
                                                   problem: "missing: the backup cannot be made consistent without it"))
                     continue

@@ -1,20 +1,16 @@
 import Foundation
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Appends sealed chunk objects to pack files. Workers append concurrently, each to a pack of its own taken from a
 /// small pool; a pack that reaches its target size gets its trailer and its name (`packs/<2 hex>/<id>`).
 ///
-/// Packs are not synced here and no index names them yet: `BackupRepository.publish` syncs the file system once and
-/// only then writes the index object that lists them, so an index never points at data a crash could lose. A pack
-/// without an index (a killed backup) is a leftover that `repo gc` removes.
+/// Packs are not made durable here and no index names them yet: `BackupRepository.publish` makes the store durable
+/// once and only then writes the index object that lists them, so an index never points at data a crash could
+/// lose. A pack without an index (a killed backup) is a leftover that `repo gc` removes.
 public final class PackWriter: Sendable {
     private struct OpenPack: Sendable {
         let id: String
-        let temporary: String
-        let descriptor: Int32
+        let upload: any ObjectUpload
         var size = 0
         var entries: [PackEntry] = []
     }
@@ -24,14 +20,14 @@ public final class PackWriter: Sendable {
         var bytes = 0
     }
 
-    let store: FileStore
+    let store: any ObjectStore
     private let codec: ObjectCodec
     private let targetSize: Int
     private let idle = Mutex<[OpenPack]>([])
     private let finished = Mutex(Finished())
     private let claimed = Mutex<Set<ChunkKey>>([])
 
-    init(store: FileStore, codec: ObjectCodec, targetSize: Int) {
+    init(store: any ObjectStore, codec: ObjectCodec, targetSize: Int) {
         self.store = store
         self.codec = codec
         self.targetSize = targetSize
@@ -51,7 +47,7 @@ public final class PackWriter: Sendable {
             pack = try openPack()
         }
         do throws(RepositoryError) {
-            try Self.write(object, to: pack.descriptor, path: pack.temporary)
+            try pack.upload.append(object)
         } catch {
             discard(pack)
             throw error
@@ -104,31 +100,21 @@ public final class PackWriter: Sendable {
 
     private func openPack() throws(RepositoryError) -> OpenPack {
         let id = SecureRandom.hex(16)
-        let folder = store.path("packs/\(id.prefix(2))")
-        try store.makeFolder(folder)
-        let temporary = folder + "/.tmp-" + id
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw FileStore.ioError("cannot create \(temporary)") }
-        return OpenPack(id: id, temporary: temporary, descriptor: descriptor)
+        return OpenPack(id: id, upload: try store.upload(PackRecord.path(id)))
     }
 
-    /// Writes the trailer (the pack's own list of its chunks, encrypted, then its length as UInt32) and renames the
-    /// pack to its id.
+    /// Writes the trailer (the pack's own list of its chunks, encrypted, then its length as UInt32) and completes
+    /// the pack under its name.
     private func seal(_ pack: OpenPack) throws(RepositoryError) {
         guard !pack.entries.isEmpty else { return discard(pack) }
         let record = PackRecord(id: pack.id, entries: pack.entries)
         var trailer = codec.seal(PackListEncoding.encode([record]), kind: .packTrailer, name: pack.id)
         PackListEncoding.append(UInt32(trailer.count), to: &trailer)
         do throws(RepositoryError) {
-            try Self.write(trailer, to: pack.descriptor, path: pack.temporary)
+            try pack.upload.append(trailer)
+            try pack.upload.commit()
         } catch {
             discard(pack)
-            throw error
-        }
-        close(pack.descriptor)
-        guard rename(pack.temporary, store.path(record.path)) == 0 else {
-            let error = FileStore.ioError("cannot rename \(pack.temporary)")
-            unlink(pack.temporary)
             throw error
         }
         finished.withLock {
@@ -138,17 +124,6 @@ public final class PackWriter: Sendable {
     }
 
     private func discard(_ pack: OpenPack) {
-        close(pack.descriptor)
-        unlink(pack.temporary)
-    }
-
-    private static func write(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(RepositoryError) {
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw FileStore.ioError("cannot write \(path)") }
-            done += count
-        }
+        pack.upload.abort()
     }
 }

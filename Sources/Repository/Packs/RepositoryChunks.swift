@@ -46,7 +46,7 @@ extension BackupRepository {
     /// Makes complete packs durable (one file-system sync), then lists them in a new index object.
     func publish(_ records: [PackRecord]) throws(RepositoryError) {
         guard !records.isEmpty else { return }
-        try FileSystemSync.syncAll(location)
+        try store.makeDurable()
         try writeIndex(records)
         chunkIndex.add(records)
     }
@@ -99,7 +99,7 @@ extension BackupRepository {
     /// Every index object with the packs it lists; a damaged one is an error (never a silently smaller index).
     func indexObjects() throws(RepositoryError) -> [(name: String, records: [PackRecord])] {
         var result: [(String, [PackRecord])] = []
-        for name in store.list("index") {
+        for name in try store.list("index") {
             let path = "index/" + name
             guard let bytes = try object(kind: .index, path: path) else { continue }
             guard let records = PackListEncoding.decode(bytes) else {
@@ -122,7 +122,7 @@ extension BackupRepository {
     /// The pack's own list of its chunks, read from its end.
     func packTrailer(_ id: String) throws(RepositoryError) -> PackRecord {
         let path = PackRecord.path(id)
-        guard let size = store.size(path), size >= 4,
+        guard let size = try store.size(path), size >= 4,
               let tail = try store.read(path, offset: size - 4, count: 4), tail.count == 4 else {
             throw RepositoryError(.damaged, "pack \(id) is missing or truncated")
         }

@@ -5,8 +5,11 @@ import Glibc
 
 /// Objects as files below a folder. Every write is atomic and durable: a temporary name in the target folder,
 /// `fsync`, then `rename` (replace) or `link` (create only, never overwriting), then `fsync` of the folder.
-public struct FileStore: Sendable {
+public struct FileStore: ObjectStore {
     public let root: String
+
+    public var location: String { root }
+    public var preferredConcurrency: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init(root: String) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -85,24 +88,26 @@ public struct FileStore: Sendable {
         return stat(path(relative), &info) == 0 ? Int(info.st_size) : nil
     }
 
-    public enum WriteMode: Sendable {
-        /// Replace whatever is there.
-        case replace
-        /// Create; if the name exists, leave it alone and report it.
-        case createNew
+    public typealias WriteMode = Repository.WriteMode
+
+    /// Writes `bytes` at `relative` (mode 0600; the plaintext `config` 0644), durably.
+    @discardableResult
+    public func write(_ relative: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool {
+        try writeFile(relative, bytes, mode: mode, permissions: relative == "config" ? 0o644 : 0o600)
     }
 
     /// Writes `bytes` at `relative`. Returns false when `createNew` found the name taken (nothing written).
     /// With `syncDirectory: false` the caller must call `syncDirectory` before relying on the name (batching).
     @discardableResult
-    public func write(_ relative: String, _ bytes: [UInt8], mode: WriteMode, mode permissions: mode_t = 0o600,
-                      syncDirectory: Bool = true) throws(RepositoryError) -> Bool {
+    public func writeFile(_ relative: String, _ bytes: [UInt8], mode: WriteMode, permissions: mode_t = 0o600,
+                          syncDirectory: Bool = true) throws(RepositoryError) -> Bool {
         let full = path(relative)
         let folder = (full as NSString).deletingLastPathComponent
         try makeFolder(folder)
         let temporary = folder + "/.tmp-" + SecureRandom.hex(8)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         guard descriptor >= 0 else { throw Self.ioError("cannot create \(temporary)") }
+        fchmod(descriptor, permissions)
         var closed = false
         defer {
             if !closed { close(descriptor) }
@@ -145,8 +150,47 @@ public struct FileStore: Sendable {
             .filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// Every file below a folder, at any depth (temporaries too).
+    public func listAll(_ relative: String) throws(RepositoryError) -> [StoredObject] {
+        let base = path(relative)
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        var result: [StoredObject] = []
+        while let name = walker.nextObject() as? String {
+            let full = base + "/" + name
+            var info = stat()
+            guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            result.append(StoredObject(path: relative.isEmpty ? name : relative + "/" + name, size: Int(info.st_size)))
+        }
+        return result.sorted { $0.path < $1.path }
+    }
+
     public func remove(_ relative: String) throws(RepositoryError) {
         if unlink(path(relative)) != 0 && errno != ENOENT { throw Self.ioError("cannot remove \(path(relative))") }
+    }
+
+    public func removeEmptyFolders(_ relative: String) throws(RepositoryError) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path(relative))) ?? [] {
+            let child = relative + "/" + name
+            var info = stat()
+            guard stat(path(child), &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            try removeEmptyFolders(child)
+            if ((try? FileManager.default.contentsOfDirectory(atPath: path(child))) ?? [""]).isEmpty {
+                rmdir(path(child))
+            }
+        }
+    }
+
+    /// One `syncfs` of the file system holding the repository.
+    public func makeDurable() throws(RepositoryError) {
+        try FileSystemSync.syncAll(root)
+    }
+
+    public func upload(_ relative: String) throws(RepositoryError) -> any ObjectUpload {
+        try FileUpload(store: self, path: relative)
+    }
+
+    public func lock(_ mode: RepositoryLock.Mode, timeout: TimeInterval) throws(RepositoryError) -> any StoreLock {
+        try FileLock.acquire(path("locks"), mode, timeout: timeout)
     }
 
     func makeFolder(_ folder: String) throws(RepositoryError) {

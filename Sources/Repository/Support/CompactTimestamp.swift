@@ -13,10 +13,11 @@ public enum CompactTimestamp {
 extension BackupRepository {
     /// A new backup's id and start time: the start time itself, waiting for the next second when a backup with
     /// this second's id exists.
-    public func newBackupId() -> (id: String, started: Date) {
+    public func newBackupId() throws(RepositoryError) -> (id: String, started: Date) {
         var started = Date()
         var id = CompactTimestamp.string(started)
-        while backupIds().contains(id) {
+        let existing = Set(try backupIds())
+        while existing.contains(id) {
             Thread.sleep(forTimeInterval: 0.2)
             started = Date()
             id = CompactTimestamp.string(started)

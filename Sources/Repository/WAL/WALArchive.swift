@@ -65,28 +65,30 @@ extension BackupRepository {
     public func fetchWAL(name: String, archivedBefore: Date? = nil) throws(RepositoryError) -> [UInt8]? {
         guard let timeline = WALFileName.timeline(of: name) else { return nil }
         let path = Self.walPath(name, timeline: timeline)
-        if let archivedBefore, let archived = store.modificationTime(path), archived >= archivedBefore { return nil }
+        if let archivedBefore, let archived = try store.modificationTime(path), archived >= archivedBefore { return nil }
         return try object(kind: .wal, path: path)
     }
 
     /// When a WAL file reached the archive; nil when it is not there.
-    public func walArchiveTime(name: String) -> Date? {
+    public func walArchiveTime(name: String) throws(RepositoryError) -> Date? {
         guard let timeline = WALFileName.timeline(of: name) else { return nil }
-        return store.modificationTime(Self.walPath(name, timeline: timeline))
+        return try store.modificationTime(Self.walPath(name, timeline: timeline))
     }
 
-    public func hasWAL(name: String) -> Bool {
+    public func hasWAL(name: String) throws(RepositoryError) -> Bool {
         guard let timeline = WALFileName.timeline(of: name) else { return false }
-        return store.exists(Self.walPath(name, timeline: timeline))
+        return try store.exists(Self.walPath(name, timeline: timeline))
     }
 
     /// Archived WAL file names, by timeline, sorted.
-    public func walFiles() -> [String: [String]] {
+    public func walFiles() throws(RepositoryError) -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for timeline in store.list("wal") {
-            result[timeline] = store.list("wal/" + timeline)
+        for object in try store.listAll("wal") {
+            let parts = object.path.split(separator: "/")
+            guard parts.count == 3, WALFileName.timeline(of: String(parts[2])) == String(parts[1]) else { continue }
+            result[String(parts[1]), default: []].append(String(parts[2]))
         }
-        return result
+        return result.mapValues { $0.sorted() }
     }
 
     /// Removes an archived WAL file (retention).
