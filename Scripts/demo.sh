@@ -9,7 +9,7 @@
 # Everything it creates lives in a temporary folder (and .build/demo-state) and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Scripts/bootstrap.sh
+LIFEBOAT_SKIP_TEST_TOOLS=1 Scripts/bootstrap.sh
 
 lifeboat="$PWD/.build/debug/lifeboat"
 export LIFEBOAT_STATE_DIR="${LIFEBOAT_STATE_DIR:-$PWD/.build/demo-state}"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A Lifeboat backup repository: self-describing, encrypted, and the source of truth for restores.
 ///
@@ -28,6 +29,7 @@ public final class BackupRepository: Sendable {
     let chunkIdKey: [UInt8]
     /// Which pack holds each chunk; read from `index/` on first use.
     let chunkIndex = ChunkIndex()
+    let indexLoading = Mutex(())
 
     public var location: String { store.location }
     public var id: String { config.id }
@@ -86,6 +88,27 @@ public final class BackupRepository: Sendable {
         let keyId = try repository.writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
         try store.write("config", RepositoryJSON.encode(config), mode: .createNew)
         return BackupRepository(store: store, config: config, master: master, openedKeyId: keyId)
+    }
+
+    /// Creates a replica of `source` in `store`: the same repository id and master key under a passphrase of its
+    /// own, so `copy(to:)` moves sealed objects as they are (no decryption, no re-encryption) and one key file
+    /// opens both. For an offsite copy that must survive the loss of the first repository's passphrase, not its key.
+    public static func initialize(in store: any ObjectStore, replicaOf source: BackupRepository, passphrase: [UInt8],
+                                  label: String? = nil, scryptN: UInt64 = defaultScryptN) throws(RepositoryError)
+        -> BackupRepository {
+        let location = store.location
+        if let bucket = store as? S3Store { try bucket.createBucketIfMissing() }
+        if try store.exists("config") {
+            throw RepositoryError(.refused, "\(location) is already a Lifeboat repository")
+        }
+        guard try store.list("").isEmpty else {
+            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder (or prefix) of its own")
+        }
+        guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the passphrase is empty") }
+        let repository = BackupRepository(store: store, config: source.config, master: source.master, openedKeyId: nil)
+        let keyId = try repository.writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
+        try store.write("config", RepositoryJSON.encode(source.config), mode: .createNew)
+        return BackupRepository(store: store, config: source.config, master: source.master, openedKeyId: keyId)
     }
 
     /// Reads the plaintext config: whether there is a repository at `location`.

@@ -3,8 +3,9 @@ import ArgumentParser
 struct RepoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repo",
-        abstract: "Create a backup repository and manage its keys.",
-        subcommands: [RepoInitCommand.self, RepoKeyCommand.self, RepoGCCommand.self, RepoExpireCommand.self]
+        abstract: "Create a backup repository, manage its keys, copy it offsite, collect its garbage.",
+        subcommands: [RepoInitCommand.self, RepoKeyCommand.self, RepoCopyCommand.self, RepoGCCommand.self,
+                      RepoExpireCommand.self]
     )
 }
 

@@ -68,6 +68,7 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         let opened = try repository.open()
         var options = Restore.Options(destination: destination)
+        options.workers = opened.store.preferredConcurrency
         options.backup = backup
         options.target = if let targetTime { .time(targetTime) } else if let targetLSN { .lsn(targetLSN) }
             else if let targetName { .name(targetName) } else if target == "immediate" { .immediate } else { .latest }
@@ -98,7 +99,9 @@ struct RestoreCommand: ParsableCommand {
         }
         if options.progress != nil { TransferReport.endLine() }
         if json {
-            try Console.json(RestoreSummary(summary, destination: destination))
+            var output = RestoreSummary(summary, destination: destination)
+            output.requests = (opened.store as? S3Store)?.requestCount
+            try Console.json(output)
         } else if TransferReport.isTerminal {
             Console.out("restored backup \(summary.backup.id) into \(destination): \(summary.files) files, "
                 + "\(TransferReport.bytes(summary.bytes)) written"
@@ -147,9 +150,11 @@ struct RestoreSummary: Encodable {
     var bytes: Int64
     var reusedBytes: Int64
     var seconds: Double
+    /// Requests sent to the object store, for an S3 repository.
+    var requests: Int?
 
     enum CodingKeys: String, CodingKey {
-        case backup, destination, files, bytes, seconds
+        case backup, destination, files, bytes, seconds, requests
         case reusedBytes = "reused_bytes"
     }
 

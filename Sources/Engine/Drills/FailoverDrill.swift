@@ -54,6 +54,7 @@ public final class FailoverDrill: Sendable {
 
             let manifest = try PostgresRestoreStep.chooseBackup(source, database: primaryName, id: nil, before: Date())
             var options = Restore.Options(destination: primary.dataDirectory)
+            options.workers = source.store.preferredConcurrency
             options.backup = manifest.id
             options.restoreCommand = try PostgresRestoreStep.walFetchCommand(source, keyFile: sourceKey, folder: folder,
                                                                              owner: owner)

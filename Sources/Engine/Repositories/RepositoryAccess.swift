@@ -14,6 +14,10 @@ public struct RepositoryOptions: Sendable {
     public var passphrase: [UInt8]?
     /// How to reach an `s3://` location (from the inventory); the `AWS_*` variables fill in the rest.
     public var s3 = S3Settings()
+    /// The variables read when no passphrase or key file is given (commands that open two repositories name
+    /// one pair per side).
+    public var passphraseVariables = ["LIFEBOAT_PASSPHRASE"]
+    public var keyFileVariables = ["LIFEBOAT_KEY_FILE"]
     public var environment: [String: String]
 
     public init(location: String? = nil, passphraseFile: String? = nil, keyFile: String? = nil,
@@ -73,11 +77,13 @@ public enum RepositoryAccess {
         let location = store.location
         do {
             _ = try BackupRepository.readConfig(in: store)
-            if let keyFile = options.keyFile ?? options.environment["LIFEBOAT_KEY_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            let keyFileVariable = options.keyFileVariables.lazy.compactMap { options.environment[$0] }.first { !$0.isEmpty }
+            if let keyFile = options.keyFile ?? (options.passphraseFile == nil ? keyFileVariable : nil) {
                 return try BackupRepository.open(store, credential: .keyFile(keyFile))
             }
-            let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile,
-                                                              variable: "LIFEBOAT_PASSPHRASE",
+            let variable = options.passphraseVariables.first { !(options.environment[$0] ?? "").isEmpty }
+                ?? options.passphraseVariables[0]
+            let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile, variable: variable,
                                                               prompt: "passphrase for \(location)")
             return try BackupRepository.open(store, credential: .passphrase(secret))
         } catch let error as RepositoryError {
@@ -86,6 +92,22 @@ public enum RepositoryAccess {
             throw error
         } catch {
             throw LifeboatError(.runFailed, "\(error)")
+        }
+    }
+
+    /// Creates a replica of `source` (same key and id, its own passphrase): copies to it move sealed objects.
+    public static func initialize(_ options: RepositoryOptions, replicaOf source: BackupRepository, label: String?)
+        throws(LifeboatError) -> BackupRepository {
+        let store = try store(options)
+        let secret: [UInt8]
+        if let given = options.passphrase {
+            secret = given
+        } else {
+            secret = try passphrase(options, file: options.passphraseFile, variable: options.passphraseVariables[0],
+                                    prompt: "passphrase for the new replica", confirm: true)
+        }
+        return try LifeboatError.wrapping { () throws(RepositoryError) in
+            try BackupRepository.initialize(in: store, replicaOf: source, passphrase: secret, label: label)
         }
     }
 

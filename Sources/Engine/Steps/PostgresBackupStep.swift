@@ -116,3 +116,38 @@ enum Conninfo {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 }
+
+/// `repository.copy`: copy backups and WAL the destination lacks (an offsite copy of a local repository).
+enum RepositoryCopyStep {
+    static let schema = StepSchema(
+        name: "repository.copy",
+        summary: "copy the backups and WAL another repository lacks (e.g. local to offsite object storage)",
+        parameters: [
+            ParameterSpec("from", .reference(.repositories), required: true),
+            ParameterSpec("to", .reference(.repositories), required: true),
+        ],
+        example: "    with: { from: local, to: offsite }"
+    )
+
+    static let type = StepType(schema: schema) { context in try await run(context) }
+
+    static func run(_ context: StepContext) async throws {
+        let from = try context.inventoryEntry(.repositories, "from")
+        let to = try context.inventoryEntry(.repositories, "to")
+        guard from.name != to.name else {
+            throw LifeboatError(.invalidInput, "step '\(context.step.id)' copies repository '\(from.name)' to itself")
+        }
+        let source = try RepositoryAccess.open(from, secrets: context.secrets)
+        let destination = try RepositoryAccess.open(to, secrets: context.secrets)
+        let report = try await Blocking.run { _ in
+            do {
+                return try source.copy(to: destination)
+            } catch let error as RepositoryError {
+                throw LifeboatError(error)
+            }
+        }
+        context.output.note("copied \(report.backupsCopied.count) backups to \(to.name) "
+            + "(\(report.chunksCopied) chunks, \(report.walCopied) WAL files, \(report.bytesWritten) bytes written"
+            + (report.reencrypted ? ", re-encrypted" : "") + "); \(report.backupsPresent) were there already")
+    }
+}

@@ -67,6 +67,7 @@ enum PostgresRestoreStep {
             var command = try walFetchCommand(repository, keyFile: key, folder: server.folder, owner: owner)
             if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }
             var options = Restore.Options(destination: server.dataDirectory)
+            options.workers = repository.store.preferredConcurrency
             options.backup = manifest.id
             options.target = target
             options.restoreCommand = command

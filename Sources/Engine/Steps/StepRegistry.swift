@@ -23,7 +23,7 @@ public struct StepRegistry: Sendable {
 
     /// Every step type this build of Lifeboat ships.
     public static let standard = StepRegistry([
-        ExecStep.type, ApprovalStep.type, PostgresBackupStep.type, RepositoryExpireStep.type,
+        ExecStep.type, ApprovalStep.type, PostgresBackupStep.type, RepositoryExpireStep.type, RepositoryCopyStep.type,
         PostgresRestoreStep.type, PostgresCheckStep.type, PostgresHeartbeatStep.type, GitMirrorStep.type, GitVerifyStep.type,
         NotifyStep.type, PostgresPromoteStep.type, PostgresFenceStep.type, PostgresRebaselineStep.type,
     ])

@@ -70,6 +70,12 @@ extension BackupRepository {
             }
         }
 
+        // A pack an index lists that the listing lacks is confirmed gone before the index forgets it: an object
+        // store's listing may lag behind its objects, and forgetting a pack that exists would hide its chunks.
+        for id in Set(indexes.flatMap { $0.records.map(\.id) }) where onDisk[id] == nil {
+            if let size = try store.size(PackRecord.path(id)) { onDisk[id] = size }
+        }
+
         // Every listed pack once, in index order; packs listed but gone are dropped (verify names what they held).
         var order: [String] = []
         var records: [String: PackRecord] = [:]

@@ -89,9 +89,11 @@ extension BackupRepository {
 
     // MARK: - Index objects
 
+    /// The index, read on first use by one thread while the others wait (restores start many workers at once).
     func loadedIndex() throws(RepositoryError) -> ChunkIndex {
-        if !chunkIndex.isLoaded {
-            chunkIndex.load(try indexObjects().flatMap(\.records))
+        if chunkIndex.isLoaded { return chunkIndex }
+        try indexLoading.withLock { _ throws(RepositoryError) in
+            if !chunkIndex.isLoaded { chunkIndex.load(try indexObjects().flatMap(\.records)) }
         }
         return chunkIndex
     }

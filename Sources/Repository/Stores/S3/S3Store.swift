@@ -213,7 +213,13 @@ public final class S3Store: ObjectStore {
             let document = try client.send("GET", key: nil, query: query) { response, _ throws(RepositoryError) -> S3Client.Outcome<S3XML> in
                 guard response.status == 200 else { throw client.failure("LIST", prefix, response) }
                 let document = S3XML(response.body, recordElements: ["Contents", "CommonPrefixes"])
-                guard document.complete, document.fields["IsTruncated"] != nil else { return .retry("the listing is incomplete") }
+                // A cut answer must not pass for a shorter listing: the document must be whole, and its key count
+                // (when the server gives one) must match what it holds.
+                let held = (document.records["Contents"]?.count ?? 0) + (document.records["CommonPrefixes"]?.count ?? 0)
+                guard document.complete, document.fields["IsTruncated"] != nil,
+                      document.fields["KeyCount"].flatMap(Int.init).map({ $0 == held }) ?? true else {
+                    return .retry("the listing is incomplete")
+                }
                 return .done(document)
             }
             page(document)

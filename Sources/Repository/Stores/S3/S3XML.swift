@@ -15,7 +15,9 @@ struct S3XML {
         let collector = Collector(recordElements: recordElements)
         let parser = XMLParser(data: Data(bytes))
         parser.delegate = collector
-        complete = parser.parse()
+        // libxml2 may report success for a document cut after a complete element: require the root's end tag.
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        complete = parser.parse() && collector.root.map { text.hasSuffix("</\($0)>") } == true
         records = collector.records
         fields = collector.fields
     }
@@ -37,6 +39,7 @@ struct S3XML {
         let recordElements: Set<String>
         var records: [String: [[String: String]]] = [:]
         var fields: [String: String] = [:]
+        var root: String?
         private var record: (name: String, values: [String: String])?
         private var text = ""
 
@@ -44,6 +47,7 @@ struct S3XML {
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
                     qualifiedName: String?, attributes: [String: String] = [:]) {
+            if root == nil { root = name }
             if recordElements.contains(name) && record == nil { record = (name, [:]) }
             text = ""
         }

@@ -1,0 +1,203 @@
+import Foundation
+import Synchronization
+
+/// What `BackupRepository.copy(to:)` did.
+public struct CopyReport: Codable, Sendable {
+    /// Backups the destination did not have, copied (oldest first).
+    public var backupsCopied: [String] = []
+    /// Backups it already had.
+    public var backupsPresent = 0
+    public var chunksCopied = 0
+    /// Chunks the destination already held (or that an earlier copy mapped), not read again.
+    public var chunksPresent = 0
+    public var walCopied = 0
+    public var walPresent = 0
+    /// Bytes written to the destination (stored size).
+    public var bytesWritten: Int64 = 0
+    /// True when the repositories' keys differ, so objects were decrypted and encrypted again.
+    public var reencrypted = false
+    public var seconds = 0.0
+
+    enum CodingKeys: String, CodingKey {
+        case backupsCopied = "backups_copied", backupsPresent = "backups_present", chunksCopied = "chunks_copied"
+        case chunksPresent = "chunks_present", walCopied = "wal_copied", walPresent = "wal_present"
+        case bytesWritten = "bytes_written", reencrypted, seconds
+    }
+}
+
+extension BackupRepository {
+    /// Whether objects of this repository are valid, byte for byte, in `other`: same master key and same
+    /// repository id (a replica made with `initialize(in:replicaOf:)`). Then copies move sealed objects as they are.
+    public func sharesObjects(with other: BackupRepository) -> Bool {
+        master == other.master && config.id == other.config.id
+    }
+
+    /// Copies into `destination` what it lacks: chunks first (published, durable), then each backup's manifest
+    /// (so a backup appears there only complete), then the WAL its backups need. Incremental: backups the
+    /// destination has are skipped, and chunks it holds are not read again. Between repositories of different
+    /// keys every object is decrypted (and so checked) and encrypted again under the destination's key; a replica
+    /// gets the sealed objects as they are.
+    ///
+    /// Holds both repositories' locks shared, like a backup: gc and expire wait.
+    public func copy(to destination: BackupRepository, backups selected: [String]? = nil,
+                     progress: (@Sendable (String) -> Void)? = nil) throws(RepositoryError) -> CopyReport {
+        let started = Date()
+        let sourceLock = try RepositoryLock.acquire(self, .shared, timeout: 600)
+        let destinationLock = try RepositoryLock.acquire(destination, .shared, timeout: 600)
+        defer { withExtendedLifetime((sourceLock, destinationLock)) {} }
+        var report = CopyReport()
+        let raw = sharesObjects(with: destination)
+        report.reencrypted = !raw
+
+        let sourceIds = try backupIds()
+        if let selected {
+            for id in selected where !sourceIds.contains(id) {
+                throw RepositoryError(.notFound, "no backup \(id) in \(location)")
+            }
+        }
+        let present = Set(try destination.backupIds())
+        let wanted = (selected ?? sourceIds).filter { !present.contains($0) }.sorted()
+        report.backupsPresent = (selected ?? sourceIds).count - wanted.count
+        let manifests = try wanted.map { id throws(RepositoryError) in try manifest(id) }
+
+        // Chunk ids of this repository → the destination's. The same for a replica; otherwise learnt from
+        // backups both hold (same id, same files, same chunk order), so content copied before is not read again.
+        let mapping = Mutex<[String: String]>([:])
+        if !raw {
+            for id in present.intersection(sourceIds) {
+                let mine = try manifest(id)
+                let theirs = try destination.manifest(id)
+                guard mine.files.count == theirs.files.count else { continue }
+                mapping.withLock { mapping in
+                    for (left, right) in zip(mine.files, theirs.files) where left.chunks.count == right.chunks.count {
+                        for (a, b) in zip(left.chunks, right.chunks) { mapping[a] = b }
+                    }
+                }
+            }
+        }
+        var needed: [String] = []
+        var seen = Set<String>()
+        for manifest in manifests {
+            for file in manifest.files {
+                for id in file.chunks where seen.insert(id).inserted { needed.append(id) }
+            }
+        }
+        progress?("copying \(wanted.count) backups: \(needed.count) distinct chunks to check")
+
+        let writer = destination.packWriter()
+        let chunks = needed
+        let next = Atomic(0)
+        let outcome = Mutex((copied: 0, present: 0, bytes: Int64(0), error: RepositoryError?.none))
+        let workers = max(store.preferredConcurrency, destination.store.preferredConcurrency)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < chunks.count, outcome.withLock({ $0.error == nil }) else { return }
+                let id = chunks[index]
+                do throws(RepositoryError) {
+                    let written = raw ? try copySealedChunk(id, into: destination, writer: writer)
+                                      : try copyChunk(id, into: destination, writer: writer, mapping: mapping)
+                    outcome.withLock {
+                        if let written {
+                            $0.copied += 1
+                            $0.bytes += Int64(written)
+                        } else {
+                            $0.present += 1
+                        }
+                    }
+                } catch {
+                    outcome.withLock { if $0.error == nil { $0.error = error } }
+                }
+            }
+        }
+        let result = outcome.withLock { $0 }
+        if let error = result.error {
+            writer.abandon()
+            throw error
+        }
+        try destination.publish(writer)
+        report.chunksCopied = result.copied
+        report.chunksPresent = result.present
+        report.bytesWritten = result.bytes
+
+        // Manifests last, each only after every chunk it names is durable in the destination.
+        for manifest in manifests {
+            var copy = manifest
+            if !raw {
+                let map = mapping.withLock { $0 }
+                for index in copy.files.indices {
+                    copy.files[index].chunks = try copy.files[index].chunks.map { id throws(RepositoryError) in
+                        guard let mapped = map[id] else {
+                            throw RepositoryError(.damaged, "chunk \(id) of backup \(manifest.id) was not copied")
+                        }
+                        return mapped
+                    }
+                }
+            }
+            try destination.commit(copy)
+            report.backupsCopied.append(manifest.id)
+            progress?("copied backup \(manifest.id)")
+        }
+
+        // The WAL the destination's backups need: from its oldest backup's first segment on, and every
+        // timeline history file. WAL it removed by its own retention is not brought back.
+        let all = try destination.manifests()
+        let oldestNeeded = all.compactMap(\.walSegments.first).min()
+        let theirs = try destination.walFiles()
+        for (timeline, names) in try walFiles().sorted(by: { $0.key < $1.key }) {
+            let have = Set(theirs[timeline] ?? [])
+            for name in names {
+                guard name.hasSuffix(".history") || (oldestNeeded.map { name >= $0 } ?? false) else { continue }
+                if have.contains(name) {
+                    report.walPresent += 1
+                    continue
+                }
+                let path = Self.walPath(name, timeline: timeline)
+                if raw {
+                    guard let sealed = try store.read(path) else { continue }
+                    _ = try codec.open(sealed, kind: .wal, name: path)  // copy nothing damaged
+                    if try destination.store.write(path, sealed, mode: .createNew) {
+                        report.bytesWritten += Int64(sealed.count)
+                    }
+                } else {
+                    guard let contents = try fetchWAL(name: name) else { continue }
+                    if case .stored(let bytes) = try destination.pushWAL(name: name, contents: contents) {
+                        report.bytesWritten += Int64(bytes)
+                    }
+                }
+                report.walCopied += 1
+            }
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// Appends a chunk's sealed object to the destination's packs as it is (a replica): no decryption, only the
+    /// authentication check. Nil when the destination holds it.
+    private func copySealedChunk(_ id: String, into destination: BackupRepository, writer: PackWriter)
+        throws(RepositoryError) -> Int? {
+        guard let key = ChunkKey(hex: id) else { throw RepositoryError(.damaged, "invalid chunk id \(id)") }
+        if try destination.loadedIndex().contains(key) || !writer.claim(key) { return nil }
+        guard let location = try chunkLocation(id),
+              let object = try store.read(location.path, offset: location.offset, count: location.length),
+              object.count == location.length else {
+            throw RepositoryError(.damaged, "chunk \(id) is missing from \(self.location); nothing of it was copied",
+                                  hint: "run `lifeboat verify` on the source")
+        }
+        _ = try codec.open(object, kind: .chunk, name: id)
+        try writer.append(key, object: object)
+        return object.count
+    }
+
+    /// Reads, checks and re-encrypts a chunk for a destination of another key. Nil when the destination holds it.
+    private func copyChunk(_ id: String, into destination: BackupRepository, writer: PackWriter,
+                           mapping: borrowing Mutex<[String: String]>) throws(RepositoryError) -> Int? {
+        if let known = mapping.withLock({ $0[id] }), destination.hasChunk(known) { return nil }
+        let plaintext = try chunk(id)
+        let stored = try plaintext.withUnsafeBytes { bytes in
+            Result { () throws(RepositoryError) in try destination.stageChunk(bytes, in: writer) }
+        }.get()
+        mapping.withLock { $0[id] = stored.id }
+        return stored.written > 0 ? stored.written : nil
+    }
+}
