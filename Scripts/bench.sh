@@ -8,6 +8,8 @@
 # "lifeboat local (first)" is a first local-mode backup into a repository of its own; "lifeboat backup --mode local"
 # runs after the streaming backups into theirs, so it stores almost nothing new; "local (unchanged)" is the nightly
 # backup of an unchanged database, which reads only what changed.
+# "copy to S3" copies the first repository (re-encrypting) to an S3-compatible server on loopback (moto, a Python
+# server: it, not Lifeboat, sets the pace), "restore from S3" restores from there; their request counts follow.
 # Prints a table: seconds, MB/s (logical data directory size / seconds), CPU seconds, peak RSS, ratio to Lifeboat.
 # Needs root (PostgreSQL runs as the postgres user). Installs pgbackrest, zstd and time if missing.
 set -euo pipefail
@@ -32,9 +34,21 @@ cleanup() {
     done
     rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap 'kill $MOTO_PID 2>/dev/null || true; cleanup' EXIT
 as_pg() { runuser -u postgres -- "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# An S3-compatible server on loopback (moto, as the tests use; Scripts/bootstrap.sh installs it).
+MOTO_PYTHON=python3
+python3 -c 'import moto.server' 2>/dev/null || MOTO_PYTHON="$PWD/.build/test-venv/bin/python3"
+S3PORT=$(free_port)
+"$MOTO_PYTHON" -c "
+import sys, time
+from moto.server import ThreadedMotoServer
+ThreadedMotoServer(ip_address='127.0.0.1', port=$S3PORT, verbose=False).start()
+while True: time.sleep(3600)" &
+MOTO_PID=$!
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
@@ -43,7 +57,7 @@ measure() {
     local dataset="$1" tool="$2"; shift 2
     local out="$WORK/time.out"
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-    /usr/bin/time -f "%e %U %S %M" -o "$out" "$@" >/dev/null
+    /usr/bin/time -f "%e %U %S %M" -o "$out" "$@" > "$WORK/last.out"
     read -r wall user sys rss < "$out"
     echo -e "$dataset\t$tool\t$wall\t$(echo "$user + $sys" | bc)\t$((rss / 1024))" >> "$RESULTS"
     echo "  $tool: ${wall}s"
@@ -172,6 +186,19 @@ CONF
          && runuser -u postgres -- $BIN/pg_ctl -D '$WORK/restore-lb' -o '$opts' -l '$dir/sock/restore-lb.log' -w -t 3600 start"
     as_pg "$BIN/pg_ctl" -D "$WORK/restore-lb" -m fast stop >/dev/null; rm -rf "$WORK/restore-lb"
 
+    # Offsite: the repository copied to the S3 server (re-encrypted under another key), then restored from there.
+    local s3loc="s3://lifeboat-bench-$name/repo?endpoint=http://127.0.0.1:$S3PORT"
+    "$LIFEBOAT" repo init --repo "$s3loc" --passphrase-file "$pass" >/dev/null
+    measure "$name" "lifeboat copy to S3" "$LIFEBOAT" repo copy --from "$dir/lifeboat-repo" --from-key-file "$key" \
+        --to "$s3loc" --to-passphrase-file "$pass" --json
+    echo -e "$name\tcopy to S3\t$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/last.out")" >> "$WORK/requests.tsv"
+    install -d -o postgres -g postgres -m 700 "$WORK/restore-s3"
+    measure "$name" "lifeboat restore from S3" bash -c \
+        "'$LIFEBOAT' restore --repo '$s3loc' --passphrase-file '$pass' --to '$WORK/restore-s3' --owner postgres --no-archive --json \
+         && runuser -u postgres -- $BIN/pg_ctl -D '$WORK/restore-s3' -o '$opts' -l '$dir/sock/restore-s3.log' -w -t 3600 start >/dev/null"
+    echo -e "$name\trestore from S3\t$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/last.out")" >> "$WORK/requests.tsv"
+    as_pg "$BIN/pg_ctl" -D "$WORK/restore-s3" -m fast stop >/dev/null; rm -rf "$WORK/restore-s3"
+
     install -d -o postgres -g postgres -m 700 "$WORK/restore-br"
     measure "$name" "pgbackrest restore" bash -c \
         "runuser -u postgres -- $pgbr --pg1-path='$WORK/restore-br' --type=immediate --target-action=promote restore \
@@ -195,7 +222,7 @@ run_dataset pgbench
 run_dataset random
 
 echo
-python3 - "$RESULTS" "$WORK/sizes.tsv" "$WORK/wal.tsv" <<'PY'
+python3 - "$RESULTS" "$WORK/sizes.tsv" "$WORK/wal.tsv" "$WORK/requests.tsv" <<'PY'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 sizes = {}
@@ -218,4 +245,7 @@ for dataset, entries in by.items():
 for l in open(sys.argv[3]):
     name, what, value = l.rstrip("\n").split("\t")
     print(f"{name}: lifeboat wal push (archive_command, one process per 16 MiB segment, key file): {float(value):.1f} segments/s")
+for l in open(sys.argv[4]):
+    name, what, value = l.rstrip("\n").split("\t")
+    print(f"{name}: {what}: {value} S3 requests")
 PY

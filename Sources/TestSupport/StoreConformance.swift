@@ -57,6 +57,26 @@ public enum StoreConformance {
                    "a range past the end gives what there is")
         try expect(try store.read("conformance/ranged", offset: 80_000, count: 10) == [], "a range beyond the end is empty")
         try expect(try store.read("conformance/nothing", offset: 0, count: 10) == nil, "a range of a missing object is nil")
+
+        // Packs may be read through larger windows: small reads anywhere, across window edges, concurrently.
+        let pack = (0..<(3 << 20) + 12_345).map { UInt8(truncatingIfNeeded: ($0 >> 3) &* 13 &+ $0) }
+        try store.write("packs/00/conformance", pack, mode: .replace)
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 24) { number in
+            let offset = (number * 48_611) % (pack.count - 1000)
+            let count = [1, 100, 131_072, 700_000][number % 4]
+            let expected = Array(pack[offset..<min(pack.count, offset + count)])
+            if (try? store.read("packs/00/conformance", offset: offset, count: count)) != expected {
+                failures.withLock { $0.append("\(count) bytes at \(offset)") }
+            }
+        }
+        try expect(failures.withLock { $0.isEmpty }, "ranges of a pack read back exactly: \(failures.withLock { $0 })")
+        try expect(try store.read("packs/00/conformance", offset: pack.count - 10, count: 100) == Array(pack.suffix(10)),
+                   "a pack range past its end gives what there is")
+        try store.write("packs/00/conformance", [9, 9, 9], mode: .replace)
+        try expect(try store.read("packs/00/conformance", offset: 1, count: 2) == [9, 9], "a replaced object reads anew")
+        try store.remove("packs/00/conformance")
+        try expect(try store.read("packs/00/conformance", offset: 0, count: 2) == nil, "a removed object reads as missing")
     }
 
     static func listing(_ store: any ObjectStore) throws {

@@ -190,8 +190,15 @@ struct OffsiteTests {
             """)
         let ran = try bench.run(["run", plan])
         #expect(ran.status == 0, "\(ran.stdout)\(ran.stderr)")
-        #expect(ran.stdout.contains("copied 2 backups to offsite") || ran.stderr.contains("copied 2 backups to offsite"),
-                "\(ran.stdout)\(ran.stderr)")
-        #expect(!(ran.stdout + ran.stderr).contains(S3Server.environment["AWS_SECRET_ACCESS_KEY"]!))
+        let runId = try #require(try bench.runs().first?["id"] as? String)
+        let shown = try bench.run(["runs", "show", runId])
+        #expect(shown.stdout.contains("copied 2 backups to offsite"), "\(shown.stdout)")
+        let listed = try bench.run(["backup", "list", "--repo", bucketPath + "?endpoint=\(endpoint)", "--passphrase-file", offsitePass,
+                                    "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?.count == 2, "\(listed.stderr)")
+        let secret = S3Server.environment["AWS_SECRET_ACCESS_KEY"]!
+        #expect(!(ran.stdout + ran.stderr + shown.stdout).contains(secret))
+        let log = try String(contentsOfFile: bench.folder.file("state/logs/\(runId).log"), encoding: .utf8)
+        #expect(!log.contains(secret) && log.contains("copied 2 backups"))
     }
 }

@@ -135,7 +135,8 @@ struct S3StoreTests {
             var pack = try #require(try store.read(location.path))
             pack[location.offset + location.length / 2] ^= 1
             _ = try store.write(location.path, pack, mode: .replace)
-            let again = try BackupRepository.open(store, credential: .passphrase(Array("pw".utf8)))
+            let again = try BackupRepository.open(try S3Store(location: store.location, environment: S3Server.environment),
+                                                  credential: .passphrase(Array("pw".utf8)))
             #expect(throws: RepositoryError.self) { try again.chunk(ids[7]) }
             _ = try again.chunk(ids[8])
         }

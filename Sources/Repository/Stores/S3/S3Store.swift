@@ -16,6 +16,8 @@ public final class S3Store: ObjectStore {
     /// Parts of multipart uploads go up on these threads, at most `partSlots` at a time (bounded memory).
     let partQueue = DispatchQueue(label: "lifeboat.s3.parts", attributes: .concurrent)
     let partSlots = DispatchSemaphore(value: 4)
+    /// Recently read windows of packs (16 MiB at most).
+    let windows = S3ReadWindows(capacity: 16)
 
     /// Objects smaller than this go up in one PUT; larger ones (and pack uploads that outgrow one part) in parts.
     var multipartThreshold: Int { client.target.partSize }
@@ -54,6 +56,17 @@ public final class S3Store: ObjectStore {
 
     public func read(_ path: String, offset: Int, count: Int) throws(RepositoryError) -> [UInt8]? {
         guard count > 0 else { return try exists(path) ? [] : nil }
+        // Chunks in packs are read through windows (see S3ReadWindows); other objects directly.
+        if path.hasPrefix("packs/"), let windowed = try windows.read(path, offset: offset, count: count, fetch: { start, size throws(RepositoryError) in
+            try readRange(path, offset: start, count: size)
+        }) {
+            return windowed
+        }
+        return try readRange(path, offset: offset, count: count)
+    }
+
+    /// One ranged GET, its answer checked against the range asked for.
+    func readRange(_ path: String, offset: Int, count: Int) throws(RepositoryError) -> [UInt8]? {
         let key = key(path)
         let range = "bytes=\(offset)-\(offset + count - 1)"
         return try client.send("GET", key: key, headers: [("Range", range)]) { response, _ throws(RepositoryError) -> S3Client.Outcome<[UInt8]?> in
@@ -117,6 +130,7 @@ public final class S3Store: ObjectStore {
     // MARK: - Writing
 
     public func write(_ path: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool {
+        windows.invalidate(path)
         if bytes.count > multipartThreshold {
             if mode == .createNew, try exists(path) { return false }
             let upload = S3Upload(store: self, path: path)
@@ -162,6 +176,7 @@ public final class S3Store: ObjectStore {
     }
 
     public func remove(_ path: String) throws(RepositoryError) {
+        windows.invalidate(path)
         let key = key(path)
         try client.send("DELETE", key: key) { response, _ throws(RepositoryError) -> S3Client.Outcome<Void> in
             guard [200, 204, 404].contains(response.status) else { throw client.failure("DELETE", key, response) }
