@@ -46,7 +46,7 @@ S3PORT=$(free_port)
 import sys, time
 from moto.server import ThreadedMotoServer
 ThreadedMotoServer(ip_address='127.0.0.1', port=$S3PORT, verbose=False).start()
-while True: time.sleep(3600)" &
+while True: time.sleep(3600)" 2>/dev/null &
 MOTO_PID=$!
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret
 

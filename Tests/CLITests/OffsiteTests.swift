@@ -133,6 +133,20 @@ struct OffsiteTests {
             #expect(firstChunks > 10)
 
             try db.query("INSERT INTO t VALUES (50001, 'second backup')")
+            try bench.plan("drill-inventory.yaml", """
+                databases:
+                  shop: { host: \(source.socketDirectory), port: \(source.port), user: postgres, dbname: postgres }
+                repositories:
+                  offsite: { location: "\(offsite)", passphrase: "${env:OFFSITE_PASS}" }
+                """)
+            let beat = try bench.plan("beat.yaml", """
+                plan: beat
+                kind: backup
+                inventory: drill-inventory.yaml
+                steps:
+                  - { id: beat, uses: postgres.heartbeat, with: { database: shop } }
+                """)
+            #expect(try bench.run(["run", beat]).status == 0)
             #expect(try bench.run(["backup", "--conninfo", source.conninfo(), "--repo", local, "--passphrase-file", localPass]).status == 0)
             let second = try json(try bench.run(["repo", "copy"] + from + to + ["--json"]))
             #expect((second["backups_copied"] as? [String])?.count == 1 && second["backups_present"] as? Int == 1)
@@ -154,6 +168,29 @@ struct OffsiteTests {
             #expect(promoted, "recovery did not finish:\n\(cluster.serverLog)")
             #expect(try connection.query("SELECT note FROM t WHERE id = 50001").scalar == "second backup")
             #expect(try bench.run(["verify", "--read-data", "--repo", offsite, "--passphrase-file", offsitePass]).status == 0)
+
+            // A drill from the offsite copy: the scratch server's restore_command reaches the bucket on its own.
+            let scratch2 = bench.folder.file("scratch")
+            try FileManager.default.createDirectory(atPath: scratch2, withIntermediateDirectories: true)
+            let drill = try bench.plan("drill.yaml", """
+                plan: offsite-drill
+                kind: drill
+                inventory: drill-inventory.yaml
+                targets: { rpo: 1h, rto: 4h }
+                steps:
+                  - id: restore
+                    uses: postgres.restore
+                    with: { database: shop, repository: offsite, directory: \(scratch2), target: latest }
+                  - id: check
+                    uses: postgres.check
+                    needs: restore
+                    with:
+                      checks:
+                        - { name: second backup there, sql: "SELECT count(*) FROM t WHERE id = 50001", equals: "1" }
+                """)
+            let drilled = try bench.run(["run", drill])
+            #expect(drilled.status == 0, "\(drilled.stdout)\(drilled.stderr)")
+            #expect(drilled.stdout.contains("drill PASSED"), "\(drilled.stdout)")
         }
 
         // A replica shares the key under its own passphrase: objects move as stored.
