@@ -29,7 +29,8 @@ struct RepoCopyCommand: ParsableCommand {
         abstract: "Copy backups and their WAL to another repository (only what it lacks).",
         discussion: """
             Chunks first, then each backup's manifest (a backup appears in the destination only complete), then \
-            the WAL the destination's backups need. Run it again at any time: backups and chunks already there are \
+            the WAL the destination's backups need, then git bundles newer than its newest. Run it again at any \
+            time: backups and chunks already there are \
             not copied twice, and a copy that was interrupted leaves nothing half-visible.
 
             The repositories may have different passphrases. With different keys every object is decrypted \
@@ -93,6 +94,7 @@ struct RepoCopyCommand: ParsableCommand {
         "copied \(report.backupsCopied.count) backups"
             + (report.backupsCopied.isEmpty ? "" : " (\(report.backupsCopied.joined(separator: ", ")))")
             + " to \(to): \(report.chunksCopied) chunks, \(report.walCopied) WAL files, "
+            + (report.bundlesCopied > 0 ? "\(report.bundlesCopied) git bundles, " : "")
             + "\(TransferReport.bytes(report.bytesWritten)) written in \(Console.duration(report.seconds)); "
             + "\(report.backupsPresent) backups and \(report.chunksPresent) chunks were there already"
             + (report.reencrypted ? " (keys differ: objects re-encrypted)" : " (replica: objects copied as stored)")

@@ -147,7 +147,8 @@ enum RepositoryCopyStep {
             }
         }
         context.output.note("copied \(report.backupsCopied.count) backups to \(to.name) "
-            + "(\(report.chunksCopied) chunks, \(report.walCopied) WAL files, \(report.bytesWritten) bytes written"
+            + "(\(report.chunksCopied) chunks, \(report.walCopied) WAL files, \(report.bundlesCopied) git bundles, "
+            + "\(report.bytesWritten) bytes written"
             + (report.reencrypted ? ", re-encrypted" : "") + "); \(report.backupsPresent) were there already")
     }
 }

@@ -12,6 +12,8 @@ public struct CopyReport: Codable, Sendable {
     public var chunksPresent = 0
     public var walCopied = 0
     public var walPresent = 0
+    /// Git bundles copied (those newer than the destination's newest of their source).
+    public var bundlesCopied = 0
     /// Bytes written to the destination (stored size).
     public var bytesWritten: Int64 = 0
     /// True when the repositories' keys differ, so objects were decrypted and encrypted again.
@@ -21,6 +23,7 @@ public struct CopyReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case backupsCopied = "backups_copied", backupsPresent = "backups_present", chunksCopied = "chunks_copied"
         case chunksPresent = "chunks_present", walCopied = "wal_copied", walPresent = "wal_present"
+        case bundlesCopied = "bundles_copied"
         case bytesWritten = "bytes_written", reencrypted, seconds
     }
 }
@@ -33,7 +36,8 @@ extension BackupRepository {
     }
 
     /// Copies into `destination` what it lacks: chunks first (published, durable), then each backup's manifest
-    /// (so a backup appears there only complete), then the WAL its backups need. Incremental: backups the
+    /// (so a backup appears there only complete), then the WAL its backups need, and git bundles newer than the
+    /// destination's newest of their source (so bundles it pruned are not brought back). Incremental: backups the
     /// destination has are skipped, and chunks it holds are not read again. Between repositories of different
     /// keys every object is decrypted (and so checked) and encrypted again under the destination's key; a replica
     /// gets the sealed objects as they are.
@@ -75,12 +79,34 @@ extension BackupRepository {
                 }
             }
         }
+        // Git bundles: the destination's newest per source decides what is new.
+        let theirBundles = try destination.bundles()
+        var newestTheirs: [String: Int64] = [:]
+        for bundle in theirBundles { newestTheirs[bundle.source] = max(newestTheirs[bundle.source] ?? .min, bundle.createdNanoseconds) }
+        let theirBundleIds = Set(theirBundles.map(\.id))
+        let myBundles = selected == nil ? try bundles() : []
+        let bundlesToCopy = myBundles.filter {
+            !theirBundleIds.contains($0.id) && $0.createdNanoseconds > (newestTheirs[$0.source] ?? .min)
+        }
+        if !raw {
+            let theirsById = Dictionary(theirBundles.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            mapping.withLock { mapping in
+                for mine in myBundles {
+                    guard let theirs = theirsById[mine.id], theirs.chunks.count == mine.chunks.count else { continue }
+                    for (a, b) in zip(mine.chunks, theirs.chunks) { mapping[a] = b }
+                }
+            }
+        }
+
         var needed: [String] = []
         var seen = Set<String>()
         for manifest in manifests {
             for file in manifest.files {
                 for id in file.chunks where seen.insert(id).inserted { needed.append(id) }
             }
+        }
+        for bundle in bundlesToCopy {
+            for id in bundle.chunks where seen.insert(id).inserted { needed.append(id) }
         }
         progress?("copying \(wanted.count) backups: \(needed.count) distinct chunks to check")
 
@@ -137,6 +163,23 @@ extension BackupRepository {
             try destination.commit(copy)
             report.backupsCopied.append(manifest.id)
             progress?("copied backup \(manifest.id)")
+        }
+
+        for bundle in bundlesToCopy {
+            var copy = bundle
+            if !raw {
+                let map = mapping.withLock { $0 }
+                copy.chunks = try bundle.chunks.map { id throws(RepositoryError) in
+                    guard let mapped = map[id] else {
+                        throw RepositoryError(.damaged, "chunk \(id) of git bundle \(bundle.id) was not copied")
+                    }
+                    return mapped
+                }
+            }
+            copy.newStoredBytes = 0
+            _ = try destination.putObject(RepositoryJSON.encode(copy), kind: .bundle, path: Self.bundlePath(bundle.id),
+                                          mode: .createNew)
+            report.bundlesCopied += 1
         }
 
         // The WAL the destination's backups need: from its oldest backup's first segment on, and every
