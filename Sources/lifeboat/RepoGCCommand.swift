@@ -10,7 +10,7 @@ struct RepoGCCommand: ParsableCommand {
             Packs whose chunks are all unused are deleted; packs where unused chunks take 10 % or more are rewritten \
             without them; below that they stay (listed as unused). Packs no index lists are removed, unless backups \
             need their chunks (a lost index): then they are listed again. Refuses to run while a backup is running \
-            (the repository lock).
+            (the repository lock). In a bucket it also aborts multipart uploads unfinished for more than a day.
             """
     )
 
@@ -30,6 +30,9 @@ struct RepoGCCommand: ParsableCommand {
                 + "\(report.packsRewritten) rewritten); \(report.chunksKept) chunks in use"
             if report.unusedChunksKept > 0 {
                 line += "; \(report.unusedChunksKept) unused chunks (\(TransferReport.bytes(report.unusedBytesKept))) left in packs mostly in use"
+            }
+            if report.uploadsAborted > 0 {
+                line += "; \(report.uploadsAborted) unfinished uploads older than a day aborted"
             }
             if report.packsRecovered > 0 {
                 line += "; \(report.packsRecovered) packs no index listed were listed again"

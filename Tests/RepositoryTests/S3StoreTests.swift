@@ -112,6 +112,21 @@ struct S3StoreTests {
         }
     }
 
+    @Test("unfinished multipart uploads (a killed process's) are found and aborted")
+    func staleUploads() async throws {
+        let server = try await S3Server.shared()
+        let store = try store(server.location())
+        try await onOwnThread {
+            try store.createBucketIfMissing()
+            let upload = try store.upload("packs/00/killed")
+            try upload.append([UInt8](repeating: 3, count: 9 << 20))  // the first part goes up
+            // moto reports every upload as initiated in 2010, so only "old enough" can be shown here.
+            #expect(try store.abortStaleUploads(olderThan: 3600) == 1)
+            #expect(try store.abortStaleUploads(olderThan: 0) == 0)
+            #expect(try !store.exists("packs/00/killed"))
+        }
+    }
+
     @Test("a repository on S3 stores chunks in packs, and verify names a damaged pack")
     func repositoryOnS3() async throws {
         let server = try await S3Server.shared()

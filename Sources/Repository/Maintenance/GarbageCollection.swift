@@ -14,18 +14,23 @@ public struct GarbageCollectionReport: Codable, Sendable {
     public var packsRewritten = 0
     /// Packs no index listed although backups need their chunks (a lost index), listed again from their trailers.
     public var packsRecovered = 0
+    /// Multipart uploads to a bucket that killed processes left unfinished for more than a day, aborted.
+    public var uploadsAborted = 0
 
     enum CodingKeys: String, CodingKey {
         case chunksRemoved = "chunks_removed", bytesRemoved = "bytes_removed"
         case leftoversRemoved = "leftovers_removed", chunksKept = "chunks_kept"
         case unusedChunksKept = "unused_chunks_kept", unusedBytesKept = "unused_bytes_kept"
         case packsRemoved = "packs_removed", packsRewritten = "packs_rewritten", packsRecovered = "packs_recovered"
+        case uploadsAborted = "uploads_aborted"
     }
 }
 
 extension BackupRepository {
     /// A pack is rewritten without its unused chunks once they make up this share of it; below, they stay.
     static let rewriteUnusedShare = 0.1
+    /// Unfinished multipart uploads older than this are a killed process's (WAL pushes run without the lock).
+    static let staleUploadAge: TimeInterval = 24 * 3600
 
     /// Removes chunks no backup refers to, temporary files and folders of backups that never committed.
     /// Takes the repository lock exclusively: it refuses to run while a backup is running. If any manifest or index
@@ -176,6 +181,9 @@ extension BackupRepository {
                 try store.remove(object.path)
                 report.leftoversRemoved += 1
             }
+        }
+        if let bucket = store as? S3Store {
+            report.uploadsAborted = try bucket.abortStaleUploads(olderThan: Self.staleUploadAge)
         }
         chunkIndex.reset()
         return report

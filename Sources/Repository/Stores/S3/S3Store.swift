@@ -328,3 +328,44 @@ extension S3Store {
         }
     }
 }
+
+extension S3Store {
+    /// Aborts multipart uploads below the prefix started more than `age` seconds ago: the parts a killed process
+    /// left, which the bucket keeps (and bills) until someone aborts them. Returns how many were aborted.
+    public func abortStaleUploads(olderThan age: TimeInterval) throws(RepositoryError) -> Int {
+        let prefix = client.target.prefix
+        let cutoff = Date().addingTimeInterval(-age)
+        var stale: [(key: String, id: String)] = []
+        var markers: (key: String, upload: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", prefix)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
+            let document = try client.send("GET", key: nil, query: query) { response, _ throws(RepositoryError) -> S3Client.Outcome<S3XML> in
+                guard response.status == 200 else { throw client.failure("LIST UPLOADS", prefix, response) }
+                let document = S3XML(response.body, recordElements: ["Upload"])
+                guard document.complete else { return .retry("the listing of uploads is incomplete") }
+                return .done(document)
+            }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            for upload in document.records["Upload"] ?? [] {
+                guard let key = upload["Key"], let id = upload["UploadId"], let text = upload["Initiated"],
+                      let initiated = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else { continue }
+                if initiated < cutoff { stale.append((key, id)) }
+            }
+            if document.fields["IsTruncated"] == "true", let key = document.fields["NextKeyMarker"],
+               let upload = document.fields["NextUploadIdMarker"] {
+                markers = (key, upload)
+            } else {
+                markers = nil
+            }
+        } while markers != nil
+        for upload in stale {
+            try client.send("DELETE", key: upload.key, query: [("uploadId", upload.id)]) { response, _ throws(RepositoryError) -> S3Client.Outcome<Void> in
+                guard [200, 204, 404].contains(response.status) else { throw client.failure("ABORT UPLOAD", upload.key, response) }
+                return .done(())
+            }
+        }
+        return stale.count
+    }
+}
