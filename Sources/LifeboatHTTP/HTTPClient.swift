@@ -95,32 +95,30 @@ public enum HTTPClient {
             _ = lb_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
         case "DELETE" where request.body.isEmpty:
             _ = lb_curl_setopt_str(handle, CURLOPT_CUSTOMREQUEST, request.method)
-        case "PUT":
-            // Streamed from the caller's bytes (no copy): libcurl pulls them through the read callback.
+        default:
+            // The body is streamed from the caller's bytes through the read callback (no copy, binary-safe).
             sink.upload = request.body
-            _ = lb_curl_setopt_long(handle, CURLOPT_UPLOAD, 1)
-            _ = lb_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.count))
+            if request.method == "PUT" {
+                _ = lb_curl_setopt_long(handle, CURLOPT_UPLOAD, 1)
+                _ = lb_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.count))
+            } else {
+                _ = lb_curl_setopt_long(handle, CURLOPT_POST, 1)
+                _ = lb_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                if request.method != "POST" { _ = lb_curl_setopt_str(handle, CURLOPT_CUSTOMREQUEST, request.method) }
+            }
             _ = lb_curl_setopt_read_cb(handle) { buffer, size, count, context in
                 guard let buffer, let context else { return 0 }
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
                 let amount = min(size * count, sink.upload.count - sink.uploaded)
-                sink.upload.withUnsafeBytes { bytes in
-                    UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + sink.uploaded, byteCount: amount)
+                if amount > 0 {
+                    sink.upload.withUnsafeBytes { bytes in
+                        UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + sink.uploaded, byteCount: amount)
+                    }
                 }
                 sink.uploaded += amount
                 return amount
             }
             _ = lb_curl_setopt_ptr(handle, CURLOPT_READDATA, Unmanaged.passUnretained(sink).toOpaque())
-        default:
-            _ = lb_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            if request.body.isEmpty {
-                _ = lb_curl_setopt_str(handle, CURLOPT_COPYPOSTFIELDS, "")
-            } else {
-                _ = request.body.withUnsafeBytes {
-                    lb_curl_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
-                }
-            }
-            if request.method != "POST" { _ = lb_curl_setopt_str(handle, CURLOPT_CUSTOMREQUEST, request.method) }
         }
         let context = Unmanaged.passUnretained(sink).toOpaque()
         _ = lb_curl_setopt_write_cb(handle) { data, size, count, context in

@@ -65,14 +65,7 @@ public final class BackupRepository: Sendable {
     public static func initialize(in store: any ObjectStore, passphrase: [UInt8], label: String? = nil,
                                   compressionLevel: Int = 3, chunkSize: Int = defaultChunkSize,
                                   scryptN: UInt64 = defaultScryptN) throws(RepositoryError) -> BackupRepository {
-        let location = store.location
-        if let bucket = store as? S3Store { try bucket.createBucketIfMissing() }
-        if try store.exists("config") {
-            throw RepositoryError(.refused, "\(location) is already a Lifeboat repository")
-        }
-        guard try store.list("").isEmpty else {
-            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder (or prefix) of its own")
-        }
+        try prepareEmpty(store)
         guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the passphrase is empty") }
         guard (1...19).contains(compressionLevel) else {
             throw RepositoryError(.refused, "compression level \(compressionLevel) is outside 1-19")
@@ -96,19 +89,23 @@ public final class BackupRepository: Sendable {
     public static func initialize(in store: any ObjectStore, replicaOf source: BackupRepository, passphrase: [UInt8],
                                   label: String? = nil, scryptN: UInt64 = defaultScryptN) throws(RepositoryError)
         -> BackupRepository {
-        let location = store.location
-        if let bucket = store as? S3Store { try bucket.createBucketIfMissing() }
-        if try store.exists("config") {
-            throw RepositoryError(.refused, "\(location) is already a Lifeboat repository")
-        }
-        guard try store.list("").isEmpty else {
-            throw RepositoryError(.refused, "\(location) is not empty; a repository needs a folder (or prefix) of its own")
-        }
+        try prepareEmpty(store)
         guard !passphrase.isEmpty else { throw RepositoryError(.refused, "the passphrase is empty") }
         let repository = BackupRepository(store: store, config: source.config, master: source.master, openedKeyId: nil)
         let keyId = try repository.writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
         try store.write("config", RepositoryJSON.encode(source.config), mode: .createNew)
         return BackupRepository(store: store, config: source.config, master: source.master, openedKeyId: keyId)
+    }
+
+    /// Refuses a store that holds anything (a repository or other data); creates a missing bucket.
+    private static func prepareEmpty(_ store: any ObjectStore) throws(RepositoryError) {
+        if let bucket = store as? S3Store { try bucket.createBucketIfMissing() }
+        if try store.exists("config") {
+            throw RepositoryError(.refused, "\(store.location) is already a Lifeboat repository")
+        }
+        guard try store.list("").isEmpty else {
+            throw RepositoryError(.refused, "\(store.location) is not empty; a repository needs a folder (or prefix) of its own")
+        }
     }
 
     /// Reads the plaintext config: whether there is a repository at `location`.

@@ -4,10 +4,10 @@ import Postgres
 /// An HTTP server on loopback that records every request and answers from a script: each request takes the next
 /// action (`200`, `500`, `429:2` = 429 with `Retry-After: 2`, `hang` = never answer); afterwards it answers 200.
 public final class HTTPReceiver: Sendable {
-    public let folder: TemporaryDirectory
-    public let port: Int
-    private let process: RunningProcess
+    private let server: LoopbackScript
 
+    public var folder: TemporaryDirectory { server.folder }
+    public var port: Int { server.port }
     public var url: String { "http://127.0.0.1:\(port)" }
 
     public struct Request: Sendable {
@@ -22,21 +22,10 @@ public final class HTTPReceiver: Sendable {
     }
 
     public init(actions: [String] = []) async throws {
-        folder = try TemporaryDirectory(prefix: "lifeboat-http")
-        let script = try folder.write("server.py", Self.script)
-        try FileManager.default.createDirectory(atPath: folder.file("requests"), withIntermediateDirectories: true)
-        port = try ServerUser.freePort()
-        process = try ProcessRunner.start("/usr/bin/python3", [script, String(port), folder.file("requests")] + actions)
-        guard await portAccepts(port) else {
-            process.signal(SIGKILL)
-            throw FixtureError("the HTTP receiver did not start: \(process.wait().stderr)")
+        server = try await LoopbackScript(prefix: "lifeboat-http", script: Self.script, what: "the HTTP receiver") { folder in
+            try FileManager.default.createDirectory(atPath: folder.file("requests"), withIntermediateDirectories: true)
+            return [folder.file("requests")] + actions
         }
-    }
-
-    deinit {
-        process.signal(SIGKILL)
-        _ = process.wait()
-        folder.remove()
     }
 
     /// The requests received so far, in order.
@@ -83,10 +72,10 @@ public final class HTTPReceiver: Sendable {
 /// An SMTP server on loopback (aiosmtpd) that stores every message; with `username`/`password` it requires
 /// authentication (over plain text, as a local relay might).
 public final class SMTPReceiver: Sendable {
-    public let folder: TemporaryDirectory
-    public let port: Int
-    private let process: RunningProcess
+    private let server: LoopbackScript
 
+    public var folder: TemporaryDirectory { server.folder }
+    public var port: Int { server.port }
     public var url: String { "smtp://127.0.0.1:\(port)" }
 
     public struct Mail: Sendable {
@@ -97,22 +86,11 @@ public final class SMTPReceiver: Sendable {
     }
 
     public init(username: String? = nil, password: String? = nil) async throws {
-        folder = try TemporaryDirectory(prefix: "lifeboat-smtp")
-        let script = try folder.write("server.py", Self.script)
-        try FileManager.default.createDirectory(atPath: folder.file("mail"), withIntermediateDirectories: true)
-        port = try ServerUser.freePort()
-        process = try ProcessRunner.start("/usr/bin/python3", [script, String(port), folder.file("mail")]
-            + [username, password].compactMap { $0 })
-        guard await portAccepts(port) else {
-            process.signal(SIGKILL)
-            throw FixtureError("the SMTP receiver did not start (is python3-aiosmtpd installed?): \(process.wait().stderr)")
+        server = try await LoopbackScript(prefix: "lifeboat-smtp", script: Self.script,
+                                          what: "the SMTP receiver (is python3-aiosmtpd installed?)") { folder in
+            try FileManager.default.createDirectory(atPath: folder.file("mail"), withIntermediateDirectories: true)
+            return [folder.file("mail")] + [username, password].compactMap { $0 }
         }
-    }
-
-    deinit {
-        process.signal(SIGKILL)
-        _ = process.wait()
-        folder.remove()
     }
 
     public var mails: [Mail] {

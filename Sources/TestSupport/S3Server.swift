@@ -4,10 +4,9 @@ import Postgres
 /// An S3-compatible server on loopback for tests: moto's server, started once per test process and shared (each
 /// test uses a bucket of its own). It stops when the test process ends, however it ends.
 public final class S3Server: Sendable {
-    public let port: Int
-    public let folder: TemporaryDirectory
-    private let process: RunningProcess
+    private let server: LoopbackScript
 
+    public var port: Int { server.port }
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// Credentials moto accepts (it does not check them); tests pass them as the environment.
@@ -25,14 +24,8 @@ public final class S3Server: Sendable {
     }
 
     init() async throws {
-        folder = try TemporaryDirectory(prefix: "lifeboat-s3")
-        let script = try folder.write("server.py", Self.script)
-        port = try ServerUser.freePort()
-        process = try ProcessRunner.start(try Self.python(), [script, String(port)])
-        guard await portAccepts(port, within: 30) else {
-            process.signal(SIGKILL)
-            throw FixtureError("the S3 server (moto) did not start; run Scripts/bootstrap.sh: \(process.wait().stderr)")
-        }
+        server = try await LoopbackScript(prefix: "lifeboat-s3", script: Self.script, python: try Self.python(),
+                                          startup: 30, what: "the S3 server (moto; run Scripts/bootstrap.sh)")
     }
 
     /// A Python that has moto: `LIFEBOAT_TEST_PYTHON`, the set-up script's virtual environment, or `python3`.
@@ -90,28 +83,16 @@ public enum SecureRandomName {
 ///   Lifeboat's own checks can catch.
 /// Counts of what it did are in `counts` (so a test can show faults really happened).
 public final class FaultProxy: Sendable {
-    public let folder: TemporaryDirectory
-    public let port: Int
-    private let process: RunningProcess
+    private let server: LoopbackScript
 
+    public var folder: TemporaryDirectory { server.folder }
+    public var port: Int { server.port }
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     public init(upstream: S3Server, actions: [String]) async throws {
-        folder = try TemporaryDirectory(prefix: "lifeboat-proxy")
-        let script = try folder.write("proxy.py", Self.script)
-        port = try ServerUser.freePort()
-        process = try ProcessRunner.start("/usr/bin/python3", [script, String(port), String(upstream.port),
-                                                               folder.file("counts.json")] + actions)
-        guard await portAccepts(port) else {
-            process.signal(SIGKILL)
-            throw FixtureError("the fault proxy did not start: \(process.wait().stderr)")
+        server = try await LoopbackScript(prefix: "lifeboat-proxy", script: Self.script, what: "the fault proxy") { folder in
+            [String(upstream.port), folder.file("counts.json")] + actions
         }
-    }
-
-    deinit {
-        process.signal(SIGKILL)
-        _ = process.wait()
-        folder.remove()
     }
 
     /// How often each action was taken so far.

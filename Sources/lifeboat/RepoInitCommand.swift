@@ -34,6 +34,12 @@ struct RepoInitCommand: ParsableCommand {
     @Option(name: .customLong("from-passphrase-file")) var fromPassphraseFile: String?
     @Option(name: .customLong("from-key-file")) var fromKeyFile: String?
 
+    func validate() throws {
+        if replicaOf == nil && (fromPassphraseFile != nil || fromKeyFile != nil) {
+            throw ValidationError("--from-passphrase-file and --from-key-file open the repository of --replica-of; give it")
+        }
+    }
+
     func run() throws {
         if let replicaOf {
             let names = try InventoryNames.load(explicit: repository.inventory)

@@ -56,6 +56,15 @@ struct S3StoreTests {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         try StoreConformance.check(FileStore(root: folder.file("store")))
+        // Roots written other ways than canonical: through a symbolic link, with a `.`, relative to here.
+        try FileManager.default.createSymbolicLink(atPath: folder.file("link"), withDestinationPath: folder.path)
+        let linked = FileStore(root: folder.file("link/./second"))
+        try linked.write("wal/00000001/a", [1], mode: .createNew)
+        #expect(try linked.listAll("wal").map(\.path) == ["wal/00000001/a"])
+        let relative = String(repeating: "../", count: FileManager.default.currentDirectoryPath.split(separator: "/").count)
+            + folder.path.dropFirst() + "/second"
+        #expect(try FileStore(root: relative).listAll("wal").map(\.path) == ["wal/00000001/a"])
+        #expect(try FileStore(root: relative).list("wal") == ["00000001"])
     }
 
     @Test("an S3 store passes the storage conformance suite")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -144,23 +145,37 @@ public struct FileStore: ObjectStore {
         guard fsync(descriptor) == 0 else { throw Self.ioError("cannot fsync folder \(folder)") }
     }
 
-    /// Names in a folder (not starting with `.`), sorted; empty when the folder does not exist.
-    public func list(_ relative: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: path(relative))) ?? [])
-            .filter { !$0.hasPrefix(".") }.sorted()
+    /// Names in a folder (not starting with `.`), sorted; empty when the folder does not exist. A folder that
+    /// exists but cannot be read is an error, never an empty answer.
+    public func list(_ relative: String) throws(RepositoryError) -> [String] {
+        guard access(path(relative), F_OK) == 0 else { return [] }
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: path(relative)).filter { !$0.hasPrefix(".") }.sorted()
+        } catch {
+            throw RepositoryError(.io, "cannot list \(path(relative)): \(error.localizedDescription)")
+        }
     }
 
     /// Every file below a folder, at any depth (temporaries too).
     public func listAll(_ relative: String) throws(RepositoryError) -> [StoredObject] {
         let base = path(relative)
-        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        guard access(base, F_OK) == 0 else { return [] }
+        let failure = Mutex<String?>(nil)
+        let baseURL = URL(fileURLWithPath: base)
+        let walker = FileManager.default.enumerator(at: baseURL, includingPropertiesForKeys: nil,
+                                                    options: []) { url, error in
+            failure.withLock { $0 = $0 ?? "\(url.path): \(error.localizedDescription)" }
+            return false
+        }
         var result: [StoredObject] = []
-        while let name = walker.nextObject() as? String {
-            let full = base + "/" + name
+        while let url = walker?.nextObject() as? URL {
             var info = stat()
-            guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard stat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard url.path.hasPrefix(baseURL.path + "/") else { continue }
+            let name = String(url.path.dropFirst(baseURL.path.count + 1))
             result.append(StoredObject(path: relative.isEmpty ? name : relative + "/" + name, size: Int(info.st_size)))
         }
+        if let problem = failure.withLock({ $0 }) { throw RepositoryError(.io, "cannot list \(problem)") }
         return result.sorted { $0.path < $1.path }
     }
 

@@ -77,7 +77,8 @@ final class S3Client: Sendable {
             }
             if let response = answer {
                 counters.withLock { $0.bytesReceived += Int64(response.body.count) }
-                let error = S3XML.error(response.body)
+                // Only failures carry error documents (a 200's body may be a chunk of binary data).
+                let error = response.status >= 300 ? S3XML.error(response.body) : nil
                 if Self.isTransient(response.status, code: error?.code) {
                     lastProblem = "\(response.status) \(error?.code ?? "")".trimmingCharacters(in: .whitespaces)
                     retryAfter = response.headers["retry-after"].flatMap(Double.init)
