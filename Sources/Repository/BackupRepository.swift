@@ -11,12 +11,20 @@ import Synchronization
 ///   and names reveal nothing); each pack ends with its own encrypted list of chunks;
 /// - `index/<32 hex>`: which pack holds which chunk, at which offset (encrypted; rebuilt from the packs' trailers
 ///   when one is lost);
-/// - `wal/<timeline>/<file>`: archived WAL segments, `.history`, `.partial` and `.backup` files;
-/// - `backups/<id>/manifest`: written last; a backup exists when, and only when, its manifest exists.
+/// - `clusters/<system identifier>`: each PostgreSQL cluster the repository holds (names, version, first seen);
+/// - `wal/<system identifier>/<timeline>/<file>`: each cluster's archived WAL segments, `.history`, `.partial` and
+///   `.backup` files;
+/// - `backups/<id>/manifest`: written last; a backup exists when, and only when, its manifest exists. It names its
+///   cluster.
+///
+/// Format history: 1 (chunk files), 2 (pack files and indexes), 3 (WAL and clusters by system identifier;
+/// `repo upgrade` moves a format 2 repository's WAL in place).
 ///
 /// Every object except `config` and `keys/` is compressed and encrypted by `ObjectCodec`.
 public final class BackupRepository: Sendable {
-    public static let formatVersion = 2
+    public static let formatVersion = 3
+    /// Older formats `repo upgrade` turns into the current one.
+    public static let upgradableFormats = [2]
     public static let defaultChunkSize = 128 * 1024
     public static let defaultScryptN: UInt64 = 1 << 15
 
@@ -33,8 +41,17 @@ public final class BackupRepository: Sendable {
 
     public var location: String { store.location }
     public var id: String { config.id }
+    /// Whether the repository still has an older format (opened for `wal fetch` or `repo upgrade` only).
+    public var isOlderFormat: Bool { config.format < Self.formatVersion }
 
-    private init(store: any ObjectStore, config: RepositoryConfig, master: [UInt8], openedKeyId: String?) {
+    /// Refuses operations that need the current layout on a repository of an older format.
+    func requireCurrentFormat() throws(RepositoryError) {
+        guard isOlderFormat else { return }
+        throw RepositoryError(.outdated, "\(location) has repository format \(config.format); this needs format \(Self.formatVersion)",
+                              hint: "upgrade it once, in place: `lifeboat repo upgrade --repo \(location)`")
+    }
+
+    init(store: any ObjectStore, config: RepositoryConfig, master: [UInt8], openedKeyId: String?) {
         self.store = store
         self.config = config
         self.master = master
@@ -109,33 +126,49 @@ public final class BackupRepository: Sendable {
     }
 
     /// Reads the plaintext config: whether there is a repository at `location`.
-    public static func readConfig(at location: String) throws(RepositoryError) -> RepositoryConfig {
-        try readConfig(in: FileStore(root: location))
+    public static func readConfig(at location: String, allowingOlderFormat: Bool = false) throws(RepositoryError)
+        -> RepositoryConfig {
+        try readConfig(in: FileStore(root: location), allowingOlderFormat: allowingOlderFormat)
     }
 
-    /// Reads the plaintext config: whether there is a repository in `store`.
-    public static func readConfig(in store: any ObjectStore) throws(RepositoryError) -> RepositoryConfig {
+    /// Reads the plaintext config: whether there is a repository in `store`. A repository of an older format that
+    /// `repo upgrade` can turn into the current one is refused with that advice, unless `allowingOlderFormat`.
+    public static func readConfig(in store: any ObjectStore, allowingOlderFormat: Bool = false) throws(RepositoryError)
+        -> RepositoryConfig {
         let location = store.location
         guard let bytes = try store.read("config") else {
             throw RepositoryError(.notInitialised, "no Lifeboat repository at \(location)",
                                   hint: "create one with `lifeboat repo init --repo \(location)`, or check the path")
         }
         let config = try RepositoryJSON.decode(RepositoryConfig.self, bytes, what: "\(location)/config")
+        if upgradableFormats.contains(config.format) {
+            guard allowingOlderFormat else {
+                throw RepositoryError(.outdated, "\(location) has repository format \(config.format); this Lifeboat "
+                    + "uses format \(formatVersion) (WAL and backups kept per cluster)",
+                    hint: "upgrade it once, in place: `lifeboat repo upgrade --repo \(location)` (safe to interrupt and run again)")
+            }
+            return config
+        }
         guard config.format == formatVersion else {
-            throw RepositoryError(.refused, "\(location) has repository format \(config.format); this Lifeboat reads \(formatVersion)")
+            throw RepositoryError(.refused, "\(location) has repository format \(config.format); this Lifeboat reads \(formatVersion)",
+                                  hint: config.format > formatVersion ? "use a newer Lifeboat" : nil)
         }
         return config
     }
 
     /// Opens the repository. A passphrase that opens none of its keys gives `.wrongKey`; nothing is written.
-    public static func open(at location: String, credential: Credential) throws(RepositoryError) -> BackupRepository {
-        try open(FileStore(root: location), credential: credential)
+    public static func open(at location: String, credential: Credential,
+                            allowingOlderFormat: Bool = false) throws(RepositoryError) -> BackupRepository {
+        try open(FileStore(root: location), credential: credential, allowingOlderFormat: allowingOlderFormat)
     }
 
-    /// Opens the repository in `store`. A passphrase that opens none of its keys gives `.wrongKey`.
-    public static func open(_ store: any ObjectStore, credential: Credential) throws(RepositoryError) -> BackupRepository {
+    /// Opens the repository in `store`. A passphrase that opens none of its keys gives `.wrongKey`. A repository of
+    /// an older format opens only with `allowingOlderFormat` (for `wal fetch` and `repo upgrade`); everything that
+    /// needs the current layout then refuses with `.outdated`.
+    public static func open(_ store: any ObjectStore, credential: Credential,
+                            allowingOlderFormat: Bool = false) throws(RepositoryError) -> BackupRepository {
         let location = store.location
-        let config = try readConfig(in: store)
+        let config = try readConfig(in: store, allowingOlderFormat: allowingOlderFormat)
         switch credential {
         case .keyFile(let path):
             guard let data = FileManager.default.contents(atPath: path) else {

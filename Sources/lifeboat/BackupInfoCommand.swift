@@ -8,25 +8,36 @@ struct BackupInfoCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryArguments
 
-    @Argument(help: "The backup id, or latest.")
+    @Argument(help: "The backup id, or latest (the newest backup of the cluster).")
     var id: String
+
+    @Option(help: "With latest: the cluster (name or system identifier; default: the only one).")
+    var cluster: String?
 
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         let opened = try repository.open()
-        let summary: BackupSummary
-        do {
-            let ids = try opened.backupIds()
-            guard let chosen = id == "latest" ? ids.last : id else {
-                throw LifeboatError(.notFound, "no backups in \(opened.location)")
+        let summary = try LifeboatError.wrapping { () throws(RepositoryError) -> BackupSummary in
+            let manifest: BackupManifest
+            let clusters = try opened.clusters()
+            if id == "latest" {
+                let chosen: ClusterSummary
+                if let cluster {
+                    chosen = try opened.resolveCluster(cluster, among: clusters, withBackups: true)
+                } else {
+                    chosen = try opened.onlyCluster(among: clusters)
+                }
+                guard let newest = try opened.manifests(cluster: chosen.systemIdentifier).last else {
+                    throw RepositoryError(.notFound, "no backups of \(chosen.label) in \(opened.location)")
+                }
+                manifest = newest
+            } else {
+                manifest = try opened.manifest(id)
             }
-            summary = BackupSummary(try opened.manifest(chosen))
-        } catch let error as LifeboatError {
-            throw error
-        } catch let error as RepositoryError {
-            throw LifeboatError(error)
+            let name = clusters.first { $0.systemIdentifier == manifest.systemIdentifier }?.displayName
+            return BackupSummary(manifest, clusterName: name)
         }
         if json {
             try Console.json(summary)

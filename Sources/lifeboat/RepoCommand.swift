@@ -3,9 +3,9 @@ import ArgumentParser
 struct RepoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repo",
-        abstract: "Create a backup repository, manage its keys, copy it offsite, collect its garbage.",
+        abstract: "Create a backup repository, manage its keys, copy it offsite, collect its garbage, upgrade it.",
         subcommands: [RepoInitCommand.self, RepoKeyCommand.self, RepoCopyCommand.self, RepoGCCommand.self,
-                      RepoExpireCommand.self]
+                      RepoExpireCommand.self, RepoUpgradeCommand.self]
     )
 }
 

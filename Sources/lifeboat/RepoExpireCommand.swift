@@ -6,7 +6,11 @@ struct RepoExpireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "expire",
         abstract: "Remove backups a retention policy does not keep, the WAL only they needed, and unused chunks.",
-        discussion: "The newest backup is always kept. --dry-run shows what would go."
+        discussion: """
+            The policy applies to each cluster in the repository on its own: --keep-last 1 keeps the newest backup \
+            of every cluster (the newest backup of a cluster is always kept). --cluster limits it to one. \
+            --dry-run shows what would go.
+            """
     )
 
     @OptionGroup var repository: RepositoryArguments
@@ -17,6 +21,9 @@ struct RepoExpireCommand: ParsableCommand {
     @Option(name: .customLong("keep-monthly")) var monthly: Int?
     @Option(name: .customLong("keep-yearly")) var yearly: Int?
 
+    @Option(help: "Only this cluster: a name its backups were taken under, or its system identifier.")
+    var cluster: String?
+
     @Flag(name: .customLong("dry-run"), help: "Show what would be removed; remove nothing.")
     var dryRun = false
 
@@ -26,14 +33,20 @@ struct RepoExpireCommand: ParsableCommand {
     func run() throws {
         let policy = RetentionPolicy(last: last, daily: daily, weekly: weekly, monthly: monthly, yearly: yearly)
         let opened = try repository.open()
-        let report: ExpireReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.expire(policy, dryRun: dryRun) }
+        let report: ExpireReport = try LifeboatError.wrapping { () throws(RepositoryError) in
+            let chosen = try cluster.map { selector throws(RepositoryError) in try opened.resolveCluster(selector, withBackups: true) }
+            return try opened.expire(policy, cluster: chosen?.systemIdentifier, dryRun: dryRun)
+        }
         if json {
             try Console.json(report)
-        } else {
-            Console.out("\(dryRun ? "would keep" : "kept") \(report.kept.count) backups, "
-                + "\(dryRun ? "would remove" : "removed") \(report.removed.count)"
-                + (report.removed.isEmpty ? "" : " (\(report.removed.joined(separator: ", ")))")
-                + " and \(report.walRemoved) WAL files")
+            return
         }
+        for cluster in report.clusters {
+            Console.out("\(cluster.name) (\(cluster.systemIdentifier)): \(dryRun ? "would keep" : "kept") \(cluster.kept.count) backups, "
+                + "\(dryRun ? "would remove" : "removed") \(cluster.removed.count)"
+                + (cluster.removed.isEmpty ? "" : " (\(cluster.removed.joined(separator: ", ")))")
+                + " and \(cluster.walRemoved) WAL files")
+        }
+        if report.clusters.isEmpty { Console.out("no backups in \(opened.location)") }
     }
 }

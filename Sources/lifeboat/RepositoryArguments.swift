@@ -20,8 +20,11 @@ struct RepositoryArguments: ParsableArguments {
         RepositoryOptions(location: location, passphraseFile: passphraseFile, keyFile: keyFile)
     }
 
-    /// Opens the repository named or located by `--repo`.
-    func open() throws -> BackupRepository {
-        try RepositoryAccess.open(options, names: try InventoryNames.load(explicit: inventory))
+    /// Opens the repository named or located by `--repo`; with `allowingOlderFormat`, one of an older format too
+    /// (`wal fetch`, `repo upgrade`).
+    func open(allowingOlderFormat: Bool = false) throws -> BackupRepository {
+        var options = self.options
+        options.allowingOlderFormat = allowingOlderFormat
+        return try RepositoryAccess.open(options, names: try InventoryNames.load(explicit: inventory))
     }
 }

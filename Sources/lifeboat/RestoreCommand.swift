@@ -10,9 +10,15 @@ struct RestoreCommand: ParsableCommand {
         abstract: "Restore a backup into an empty folder and prepare point-in-time recovery.",
         discussion: """
             Writes the backup's files, then recovery settings: restore_command (this lifeboat's `wal fetch`, \
-            opening the repository with the --key-file or --passphrase-file given here), the recovery target and \
-            recovery.signal. Start PostgreSQL on the folder to recover. Every chunk is authenticated and checked; \
-            damage stops the restore (exit 3) naming the file and backup.
+            opening the repository with the --key-file or --passphrase-file given here), the recovery target, the \
+            timeline, archive_mode = off, and recovery.signal. Start PostgreSQL on the folder to recover. Every \
+            chunk is authenticated and checked; damage stops the restore (exit 3) naming the file and backup.
+
+            Cluster: a repository may hold several; --cluster picks one (default: the only one with backups).
+            Timeline: the one still being archived (of the most recently archived segment), so that a test \
+            restore that once archived its own timeline here cannot redirect recovery; --target-timeline N \
+            overrides. Archiving: off in the restored server, so that it never archives into the repository it \
+            came from; --archive-mode preserve keeps the backup's settings (a real failover or migration).
             """
     )
 
@@ -36,8 +42,16 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "immediate (stop once consistent) or latest (all archived WAL, the default).")
     var target: String?
 
-    @Option(name: .customLong("target-timeline"), help: "Timeline to follow (default: latest).")
+    @Option(name: .customLong("target-timeline"),
+            help: "Timeline to follow: a number, latest (PostgreSQL's rule: the highest) or current (default: the one still being archived).")
     var targetTimeline: String?
+
+    @Option(help: "The cluster to restore: a name its backups were taken under, or its system identifier (default: the only one).")
+    var cluster: String?
+
+    @Option(name: .customLong("archive-mode"),
+            help: "off (default): the restored server does not archive. preserve: keep the backup's archive settings (failover, migration).")
+    var archiveMode: String = "off"
 
     @Option(help: "OS user to own the restored files (the user PostgreSQL runs as), when running as root.")
     var owner: String?
@@ -63,6 +77,10 @@ struct RestoreCommand: ParsableCommand {
         if noArchive && !targets.isEmpty && target != "latest" {
             throw ValidationError("--no-archive restores the backup alone; it cannot take a recovery target")
         }
+        if let targetTimeline, TimelineChoice(targetTimeline) == nil {
+            throw ValidationError("--target-timeline must be a timeline number, latest or current")
+        }
+        guard ArchiveMode(rawValue: archiveMode) != nil else { throw ValidationError("--archive-mode must be off or preserve") }
     }
 
     func run() throws {
@@ -72,7 +90,9 @@ struct RestoreCommand: ParsableCommand {
         options.backup = backup
         options.target = if let targetTime { .time(targetTime) } else if let targetLSN { .lsn(targetLSN) }
             else if let targetName { .name(targetName) } else if target == "immediate" { .immediate } else { .latest }
-        options.targetTimeline = targetTimeline
+        options.timeline = targetTimeline.flatMap(TimelineChoice.init) ?? .current
+        options.cluster = cluster
+        options.archiveMode = ArchiveMode(rawValue: archiveMode) ?? .off
         options.delta = delta
         for mapping in tablespaces {
             let parts = mapping.split(separator: "=", maxSplits: 1).map(String.init)
@@ -81,15 +101,20 @@ struct RestoreCommand: ParsableCommand {
             }
             options.tablespaceLocations[parts[0]] = parts[1]
         }
-        if !noArchive { options.restoreCommand = try restoreCommand(opened.location, opened) }
         if let owner {
             guard let entry = getpwnam(owner) else { throw LifeboatError(.invalidInput, "no OS user '\(owner)'") }
             options.owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
         }
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("restored") }
         let summary: Restore.Summary
+        let selection: RecoverySelection
         do {
-            summary = try Restore.run(from: opened, options: options)
+            selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster, target: options.target,
+                                           timeline: options.timeline)
+            if !noArchive {
+                options.restoreCommand = try restoreCommand(opened.location, opened, cluster: selection.manifest.systemIdentifier)
+            }
+            summary = try Restore.run(from: opened, selection: selection, options: options)
         } catch let error as Restore.RestoreError {
             TransferReport.endLine()
             throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
@@ -98,20 +123,32 @@ struct RestoreCommand: ParsableCommand {
             throw LifeboatError(error)
         }
         if options.progress != nil { TransferReport.endLine() }
+        for warning in selection.warnings { Console.warning(warning) }
         if json {
             var output = RestoreSummary(summary, destination: destination)
             output.requests = (opened.store as? S3Store)?.requestCount
+            output.cluster = selection.cluster.systemIdentifier
+            output.clusterName = selection.cluster.displayName
+            output.timeline = noArchive ? nil : selection.timeline
+            output.timelineReason = noArchive ? nil : selection.timelineReason
+            output.archiveMode = options.archiveMode.rawValue
             try Console.json(output)
-        } else if TransferReport.isTerminal {
-            Console.out("restored backup \(summary.backup.id) into \(destination): \(summary.files) files, "
-                + "\(TransferReport.bytes(summary.bytes)) written"
-                + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
-                + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
+            return
         }
+        Console.out("restored backup \(summary.backup.id) of cluster \(selection.cluster.label) into \(destination): "
+            + "\(summary.files) files, \(TransferReport.bytes(summary.bytes)) written"
+            + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
+            + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
+        if !noArchive { Console.out("recovery follows \(selection.timelineReason)") }
+        Console.out(options.archiveMode == .off
+            ? "archive_mode is off in the restored server: it will not archive into any repository "
+                + "(for a failover or migration, restore with --archive-mode preserve)"
+            : "the backup's archive settings are kept (--archive-mode preserve): started, this server archives "
+                + "like the original")
     }
 
     /// `restore_command` for PostgreSQL: this binary's `wal fetch`, with a credential that needs no terminal.
-    private func restoreCommand(_ location: String, _ opened: BackupRepository) throws -> String {
+    private func restoreCommand(_ location: String, _ opened: BackupRepository, cluster: String) throws -> String {
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -126,7 +163,7 @@ struct RestoreCommand: ParsableCommand {
                                 hint: "pass --key-file (from `lifeboat repo key export`) or --passphrase-file, or --no-archive")
         }
         guard let bucket = opened.store as? S3Store else {
-            return "\(binary) wal fetch %f %p --repo \(absolute(location)) \(credential)"
+            return "\(binary) wal fetch %f %p --repo \(absolute(location)) --cluster \(cluster) \(credential)"
         }
         // PostgreSQL does not inherit this shell's AWS_* variables: name a credentials file it can read.
         let environment = ProcessInfo.processInfo.environment
@@ -138,7 +175,7 @@ struct RestoreCommand: ParsableCommand {
         }
         let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\($0)" } ?? ""
         return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal fetch %f %p "
-            + "--repo '\(bucket.selfContainedLocation)' \(credential)"
+            + "--repo '\(bucket.selfContainedLocation)' --cluster \(cluster) \(credential)"
     }
 }
 
@@ -152,10 +189,17 @@ struct RestoreSummary: Encodable {
     var seconds: Double
     /// Requests sent to the object store, for an S3 repository.
     var requests: Int?
+    var cluster: String?
+    var clusterName: String?
+    /// The timeline recovery follows (nil: PostgreSQL's latest, or no recovery settings), and why.
+    var timeline: UInt32?
+    var timelineReason: String?
+    var archiveMode: String?
 
     enum CodingKeys: String, CodingKey {
-        case backup, destination, files, bytes, seconds, requests
-        case reusedBytes = "reused_bytes"
+        case backup, destination, files, bytes, seconds, requests, cluster, timeline
+        case reusedBytes = "reused_bytes", clusterName = "cluster_name", timelineReason = "timeline_reason"
+        case archiveMode = "archive_mode"
     }
 
     init(_ summary: Restore.Summary, destination: String) {

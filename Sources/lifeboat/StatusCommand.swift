@@ -10,8 +10,11 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Each inventory database and git mirror now: backups, WAL, last drill, last sync, against the targets.",
         discussion: """
-            RPO exposure = the age of the newest WAL file archived in a repository holding the database's backups \
-            (or of its newest backup when its backups carry their own WAL). Projected RTO comes from the last drill. \
+            A database's backups are those of its cluster: found by the running server's system identifier \
+            (whatever name the backups were taken under, e.g. before a failover), else by the database's name \
+            among the names its cluster's backups carry. \
+            RPO exposure = the age of the newest WAL file its cluster archived into a repository holding its \
+            backups (or of its newest backup when its backups carry their own WAL). Projected RTO comes from the last drill. \
             Targets: --rpo/--rto, else those of the plan of the database's last drill, else 1h and 4h. \
             Mirrors: the age of the last successful sync against the RPO target (--rpo, else 1h). \
             Exit 0 when everything is inside its targets, 5 when anything is not (no backup at all, or a mirror never \
@@ -42,6 +45,9 @@ struct StatusCommand: ParsableCommand {
     struct DatabaseStatus: Encodable {
         var database: String
         var repository: String?
+        var cluster: String?
+        var cluster_name: String?
+        var cluster_found_by: String?
         var newest_backup: String?
         var newest_backup_time: String?
         var newest_backup_age_seconds: Double?
@@ -98,6 +104,9 @@ struct StatusCommand: ParsableCommand {
                                         problems: openProblems, within_targets: true)
             if let position = positions.first(where: { $0.database == database }), let backup = position.newestBackup {
                 status.repository = position.repository
+                status.cluster = position.cluster?.systemIdentifier
+                status.cluster_name = position.cluster?.displayName
+                status.cluster_found_by = position.clusterEvidence?.rawValue
                 status.newest_backup = backup.id
                 status.newest_backup_time = Console.time(backup.stopTime)
                 status.newest_backup_age_seconds = now.timeIntervalSince(backup.stopTime)

@@ -23,6 +23,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let opened = try repository.open()
         let report: VerifyReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.verify(backup: backup, readData: readData) }
+        if report.olderLayoutWAL > 0 && !json {
+            Console.warning("\(report.olderLayoutWAL) WAL files of repository format 2 are left over from an interrupted upgrade "
+                + "(their copies are in place); `lifeboat repo upgrade` removes them")
+        }
         if json {
             try Console.json(report)
         } else {

@@ -9,10 +9,11 @@ struct WALFetchCommand: ParsableCommand {
         commandName: "fetch",
         abstract: "Fetch one archived WAL file (use as restore_command).",
         discussion: """
-            restore_command = 'lifeboat wal fetch %f %p --repo /srv/lifeboat --key-file /etc/lifeboat/repo.key'
-            Exits 0 when the file was written, 1 (silently) when the archive does not have it — PostgreSQL then \
-            ends archive recovery — and 255 when the archive cannot be read or the file is damaged, so that \
-            PostgreSQL stops instead of ending recovery early.
+            restore_command = 'lifeboat wal fetch %f %p --repo /srv/lifeboat --cluster 7301… --key-file /etc/lifeboat/repo.key'
+            Exits 0 when the file was written, 1 (silently) when the archive does not have it — PostgreSQL then \\
+            ends archive recovery — and 255 when the archive cannot be read or the file is damaged, so that \\
+            PostgreSQL stops instead of ending recovery early. `lifeboat restore` writes this command with the \\
+            cluster it restored; without --cluster, the repository must hold the WAL of one cluster only.
             """
     )
 
@@ -26,20 +27,44 @@ struct WALFetchCommand: ParsableCommand {
                                valueName: "time"))
     var archivedBefore: String?
 
+    @Option(help: "The cluster's system identifier (default: the only cluster with WAL in the repository).")
+    var cluster: String?
+
     @OptionGroup var repository: RepositoryArguments
 
     func validate() throws {
         if let archivedBefore, Restore.parseTime(archivedBefore) == nil {
             throw ValidationError("cannot read --archived-before '\(archivedBefore)' (use e.g. 2026-11-26T02:30:00Z)")
         }
+        if let cluster, !SystemIdentifier.isValid(cluster) {
+            throw ValidationError("--cluster takes a system identifier (the digits pg_controldata shows)")
+        }
     }
 
     func run() throws {
         let contents: [UInt8]?
         do {
-            let opened = try repository.open()
-            contents = try opened.fetchWAL(name: name, archivedBefore: archivedBefore.flatMap(Restore.parseTime))
+            // A server restored before its repository was upgraded fetches from the older layout until then.
+            let opened = try repository.open(allowingOlderFormat: true)
+            let chosen: String
+            if let cluster {
+                chosen = cluster
+            } else if opened.isOlderFormat {
+                chosen = ""
+            } else {
+                let clusters = try opened.walClusters()
+                guard clusters.count == 1 else {
+                    throw LifeboatError(.invalidInput, clusters.isEmpty ? "the repository holds no WAL"
+                        : "the repository holds the WAL of \(clusters.count) clusters (\(clusters.joined(separator: ", "))); "
+                            + "restore_command must name one with --cluster")
+                }
+                chosen = clusters[0]
+            }
+            contents = try opened.fetchWAL(name: name, cluster: chosen, archivedBefore: archivedBefore.flatMap(Restore.parseTime))
         } catch let error as LifeboatError {
+            Console.error("cannot fetch \(name): \(error.message)")
+            throw ExitCode(ExitCodes.recoveryMustStop)
+        } catch let error as RepositoryError {
             Console.error("cannot fetch \(name): \(error.message)")
             throw ExitCode(ExitCodes.recoveryMustStop)
         } catch {

@@ -121,7 +121,7 @@ struct BackupMaintenanceTests {
             #expect(line.contains("fails authentication"))
 
             // Remove an archived segment after the backup's own: a gap.
-            let timeline = setup.repo + "/wal/00000001"
+            let timeline = setup.repo + "/wal/\(try systemIdentifier(source))/00000001"
             let segments = try FileManager.default.contentsOfDirectory(atPath: timeline).filter { $0.count == 24 }.sorted()
             let report = try json(try setup.lifeboat(["verify", "--json"]))
             _ = report
@@ -145,14 +145,15 @@ struct BackupMaintenanceTests {
             source.stop()
 
             // The restored server is promoted onto timeline 2 and archives into the same repository.
-            let restored = try await setup.restoreAndStart(["--target", "immediate"], archiving: true)
+            let restored = try await setup.restoreAndStart(["--target", "immediate", "--archive-mode", "preserve"], archiving: true)
             defer { restored.stop() }
             let promoted = try restored.connect()
             for _ in 0..<2 {
                 try promoted.query("INSERT INTO t VALUES (1)")
                 try await waitForArchive(promoted)
             }
-            let timeline2 = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/00000002").sorted()
+            let wal = setup.repo + "/wal/\(try systemIdentifier(restored))"
+            let timeline2 = try FileManager.default.contentsOfDirectory(atPath: wal + "/00000002").sorted()
             #expect(timeline2.contains("00000002.history"))
             let segments = timeline2.filter { $0.count == 24 }
             #expect(segments.count >= 2)
@@ -160,7 +161,7 @@ struct BackupMaintenanceTests {
             let ok = try setup.lifeboat(["verify", "--json"])
             #expect(ok.status == 0, "\(ok.stdout)")
             let gone = try #require(segments.first)
-            try FileManager.default.removeItem(atPath: setup.repo + "/wal/00000002/" + gone)
+            try FileManager.default.removeItem(atPath: wal + "/00000002/" + gone)
             let gap = try setup.lifeboat(["verify"])
             #expect(gap.status == 3)
             #expect(gap.stdout.contains("WAL \(gone): missing: a gap in the archive"))
@@ -240,7 +241,7 @@ struct BackupMaintenanceTests {
             let remaining = try JSONSerialization.jsonObject(
                 with: Data(try setup.lifeboat(["backup", "list", "--json"]).stdout.utf8)) as? [[String: Any]]
             #expect(remaining?.map { $0["id"] as? String } == [ids[2], ids[3]])
-            let wal = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/00000001").sorted()
+            let wal = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(try systemIdentifier(source))/00000001").sorted()
             #expect(wal.first.map { String($0.prefix(24)) } == firstNeeded)
             #expect(try setup.lifeboat(["verify", "--read-data"]).status == 0)
 

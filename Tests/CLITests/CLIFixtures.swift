@@ -53,3 +53,8 @@ final class CLIBench: Sendable {
             """)
     }
 }
+
+/// The cluster's system identifier, as the repository files its WAL under.
+func systemIdentifier(_ cluster: PostgresCluster) throws -> String {
+    try #require(try cluster.connect().query("SELECT system_identifier::text FROM pg_control_system()").scalar)
+}

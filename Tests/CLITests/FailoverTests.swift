@@ -57,7 +57,7 @@ struct FailoverTests {
             try promoted.query("INSERT INTO t VALUES (2001)")
             #expect(try promoted.query("SELECT pg_is_in_recovery()").scalar == "f")
             try await waitForArchive(promoted)
-            #expect(FileManager.default.fileExists(atPath: setup.repo + "/wal/00000002/00000002.history"))
+            #expect(FileManager.default.fileExists(atPath: setup.repo + "/wal/\(try systemIdentifier(standby))/00000002/00000002.history"))
 
             // The timeline: every step in order, with UTC times.
             let runId = try #require(try setup.bench.runs().first?["id"] as? String)

@@ -19,7 +19,7 @@ struct CopyTests {
         let file = folder.file("bundle")
         FileManager.default.createFile(atPath: file, contents: Data(content))
         let first = try source.storeBundle(source: "app", file: file, refs: ["refs/heads/main": "abc"])
-        _ = try source.pushWAL(name: "00000002.history", contents: Array("1\t0/3000000\tpromoted".utf8))
+        _ = try source.pushWAL(name: "00000002.history", contents: Array("1\t0/3000000\tpromoted".utf8), cluster: "7000000000000000001")
 
         for destination in [other, replica] {
             let report = try source.copy(to: destination)
@@ -29,7 +29,7 @@ struct CopyTests {
             let copied = try #require(try destination.bundles(source: "app").first)
             try destination.writeBundle(copied, to: restored)
             #expect(FileManager.default.contents(atPath: restored) == Data(content))
-            #expect(try destination.fetchWAL(name: "00000002.history") == Array("1\t0/3000000\tpromoted".utf8))
+            #expect(try destination.fetchWAL(name: "00000002.history", cluster: "7000000000000000001") == Array("1\t0/3000000\tpromoted".utf8))
             let again = try source.copy(to: destination)
             #expect(again.bundlesCopied == 0 && again.chunksCopied == 0 && again.walCopied == 0)
         }

@@ -18,7 +18,7 @@ struct RepositoryKeysTests {
         defer { folder.remove() }
         let location = folder.file("repo")
         let created = try BackupRepository.initialize(at: location, passphrase: Array("correct horse".utf8), scryptN: testN)
-        #expect(created.config.format == 2)
+        #expect(created.config.format == BackupRepository.formatVersion && BackupRepository.formatVersion == 3)
         #expect(created.config.id.count == 32)
         #expect(created.config.compressionLevel == 3)
         #expect(FileManager.default.fileExists(atPath: location + "/config"))

@@ -52,15 +52,18 @@ public final class FailoverDrill: Sendable {
             let lifeboat = PostgresRestoreStep.shellQuote(PostgresRestoreStep.lifeboatExecutable())
             let archive = "\(lifeboat) wal push %p --repo \(scratchRepo) --key-file \(scratchKey)"
 
-            let manifest = try PostgresRestoreStep.chooseBackup(source, database: primaryName, id: nil, before: Date())
+            guard let primaryEntry = original.inventory.entry(.databases, primaryName) else {
+                throw LifeboatError(.invalidInput, "the inventory has no database '\(primaryName)'")
+            }
+            let selection = try PostgresRestoreStep.chooseBackup(source, database: primaryEntry, secrets: secrets, id: nil,
+                                                                 target: .latest, cutoff: nil)
             var options = Restore.Options(destination: primary.dataDirectory)
             options.workers = source.store.preferredConcurrency
-            options.backup = manifest.id
-            options.restoreCommand = try PostgresRestoreStep.walFetchCommand(source, keyFile: sourceKey, folder: folder,
-                                                                             owner: owner)
+            options.restoreCommand = try PostgresRestoreStep.walFetchCommand(
+                source, cluster: selection.manifest.systemIdentifier, keyFile: sourceKey, folder: folder, owner: owner)
             options.owner = owner
             do {
-                _ = try Restore.run(from: source, options: options)
+                _ = try Restore.run(from: source, selection: selection, options: options)
             } catch let error as Restore.RestoreError {
                 throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
             }

@@ -4,6 +4,8 @@ import Repository
 /// A backup as listings and `backup info` show it.
 public struct BackupSummary: Encodable, Sendable {
     public var id: String
+    /// The cluster's current name (what backups of it were last taken under).
+    public var cluster: String
     public var source: String
     public var startTime: Date
     public var stopTime: Date
@@ -28,7 +30,7 @@ public struct BackupSummary: Encodable, Sendable {
     public var walLast: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, source, seconds, timeline, files, chunks, throughput
+        case id, cluster, source, seconds, timeline, files, chunks, throughput
         case startTime = "start_time", stopTime = "stop_time", startLSN = "start_lsn", stopLSN = "stop_lsn"
         case postgresVersion = "postgres_version", systemIdentifier = "system_identifier"
         case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", newChunks = "new_chunks"
@@ -36,8 +38,9 @@ public struct BackupSummary: Encodable, Sendable {
         case walIncluded = "wal_included", walFirst = "wal_first", walLast = "wal_last"
     }
 
-    public init(_ manifest: BackupManifest) {
+    public init(_ manifest: BackupManifest, clusterName: String? = nil) {
         id = manifest.id
+        cluster = clusterName ?? manifest.source
         source = manifest.source
         startTime = manifest.startTime
         stopTime = manifest.stopTime
@@ -62,7 +65,8 @@ public struct BackupSummary: Encodable, Sendable {
     public var text: String {
         func mb(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
         return """
-            backup     \(id) from \(source) (PostgreSQL \(postgresVersion / 10000).\(postgresVersion % 10000), system \(systemIdentifier))
+            backup     \(id) of cluster \(cluster) (system identifier \(systemIdentifier)), taken as \(source)
+            server     PostgreSQL \(postgresVersion / 10000).\(postgresVersion % 10000)
             time       \(startTime) to \(stopTime) (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", throughput / 1_000_000)) MB/s)
             lsn        \(startLSN) to \(stopLSN) on timeline \(timeline)
             wal        \(walFirst ?? "-") to \(walLast ?? "-") (\(walIncluded ? "inside the backup" : "in the archive"))

@@ -54,6 +54,7 @@ extension RepositoryAccess {
             direct.s3 = try s3Settings(entry, secrets: secrets)
             return try open(direct)
         }
-        return try open(entry, secrets: SecretResolver(environment: options.environment, redactor: Redactor()))
+        return try open(entry, secrets: SecretResolver(environment: options.environment, redactor: Redactor()),
+                        allowingOlderFormat: options.allowingOlderFormat)
     }
 }

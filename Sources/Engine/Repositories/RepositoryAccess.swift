@@ -18,6 +18,8 @@ public struct RepositoryOptions: Sendable {
     /// one pair per side).
     public var passphraseVariables = ["LIFEBOAT_PASSPHRASE"]
     public var keyFileVariables = ["LIFEBOAT_KEY_FILE"]
+    /// Opens a repository of an older format too (for `wal fetch` and `repo upgrade` only).
+    public var allowingOlderFormat = false
     public var environment: [String: String]
 
     public init(location: String? = nil, passphraseFile: String? = nil, keyFile: String? = nil,
@@ -76,16 +78,17 @@ public enum RepositoryAccess {
         let store = try store(options)
         let location = store.location
         do {
-            _ = try BackupRepository.readConfig(in: store)
+            let older = options.allowingOlderFormat
+            _ = try BackupRepository.readConfig(in: store, allowingOlderFormat: older)
             let keyFileVariable = options.keyFileVariables.lazy.compactMap { options.environment[$0] }.first { !$0.isEmpty }
             if let keyFile = options.keyFile ?? (options.passphraseFile == nil ? keyFileVariable : nil) {
-                return try BackupRepository.open(store, credential: .keyFile(keyFile))
+                return try BackupRepository.open(store, credential: .keyFile(keyFile), allowingOlderFormat: older)
             }
             let variable = options.passphraseVariables.first { !(options.environment[$0] ?? "").isEmpty }
                 ?? options.passphraseVariables[0]
             let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile, variable: variable,
                                                               prompt: "passphrase for \(location)")
-            return try BackupRepository.open(store, credential: .passphrase(secret))
+            return try BackupRepository.open(store, credential: .passphrase(secret), allowingOlderFormat: older)
         } catch let error as RepositoryError {
             throw LifeboatError(error)
         } catch let error as LifeboatError {
@@ -138,7 +141,7 @@ extension LifeboatError {
     /// A repository error as a command error, keeping its message and choosing the exit-code category.
     public init(_ error: RepositoryError) {
         let code: Code = switch error.code {
-        case .notInitialised: .repositoryMissing
+        case .notInitialised, .outdated: .repositoryMissing
         case .wrongKey: .wrongKey
         case .damaged: .damaged
         case .notFound: .notFound
@@ -151,11 +154,13 @@ extension LifeboatError {
 
 extension RepositoryAccess {
     /// Opens the inventory repository a step names, reading its secrets now.
-    public static func open(_ entry: InventoryEntry, secrets: SecretResolver) throws -> BackupRepository {
+    public static func open(_ entry: InventoryEntry, secrets: SecretResolver,
+                            allowingOlderFormat: Bool = false) throws -> BackupRepository {
         guard let location = try entry.fields["location"]?.stringValue.map({ try secrets.resolve($0) }) else {
             throw LifeboatError(.invalidInput, "repository '\(entry.name)' has no location")
         }
         var options = RepositoryOptions(location: location, environment: secrets.environment)
+        options.allowingOlderFormat = allowingOlderFormat
         options.s3 = try s3Settings(entry, secrets: secrets)
         if let keyFile = entry.fields["key_file"]?.stringValue {
             options.keyFile = try secrets.resolve(keyFile)

@@ -123,8 +123,11 @@ enum PostgresRebaselineStep {
         let history = String(format: "%08X.history", manifest.timeline)
         if manifest.timeline > 1 {
             let deadline = Date().addingTimeInterval(wait)
-            while try !repository.hasWAL(name: history) && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-            guard try repository.hasWAL(name: history) else {
+            let cluster = manifest.systemIdentifier
+            while try !repository.hasWAL(name: history, cluster: cluster) && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            guard try repository.hasWAL(name: history, cluster: cluster) else {
                 throw LifeboatError(.runFailed, "the new timeline's \(history) did not reach \(repositoryEntry.name) within "
                     + "\(Int(wait)) s: WAL archiving is not running on \(entry.name)",
                     hint: "set archive_mode = on and archive_command to `lifeboat wal push` on the new primary")

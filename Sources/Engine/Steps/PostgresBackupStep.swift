@@ -55,7 +55,10 @@ enum RepositoryExpireStep {
         summary: "remove backups a retention policy does not keep, the WAL only they needed, and unused chunks",
         parameters: [
             ParameterSpec("repository", .reference(.repositories), required: true),
-            ParameterSpec("keep", .object(keepFields), required: true, "how many backups to keep, e.g. {daily: 7, weekly: 4}"),
+            ParameterSpec("keep", .object(keepFields), required: true,
+                          "how many backups of each cluster to keep, e.g. {daily: 7, weekly: 4}"),
+            ParameterSpec("database", .reference(.databases),
+                          "only this database's cluster (default: every cluster in the repository, each kept by the policy)"),
         ],
         example: "    with: { repository: primary, keep: { daily: 7, weekly: 4, monthly: 12 } }"
     )
@@ -69,15 +72,22 @@ enum RepositoryExpireStep {
                                      weekly: keep?["weekly"]?.integerValue, monthly: keep?["monthly"]?.integerValue,
                                      yearly: keep?["yearly"]?.integerValue)
         let repository = try RepositoryAccess.open(entry, secrets: context.secrets)
+        let database = context.step.parameters["database"] == nil ? nil : try context.inventoryEntry(.databases, "database")
+        let secrets = context.secrets
         let report = try await Blocking.run { _ in
+            let cluster = try database.map { try ClusterLookup.cluster(of: $0, secrets: secrets, in: repository).cluster }
             do {
-                return try repository.expire(policy)
+                return try repository.expire(policy, cluster: cluster?.systemIdentifier)
             } catch let error as RepositoryError {
                 throw LifeboatError(error)
             }
         }
+        for cluster in report.clusters {
+            context.output.note("\(cluster.name) (\(cluster.systemIdentifier)): kept \(cluster.kept.count) backups, "
+                + "removed \(cluster.removed.count)" + (cluster.removed.isEmpty ? "" : " (\(cluster.removed.joined(separator: ", ")))")
+                + " and \(cluster.walRemoved) WAL files")
+        }
         context.output.note("kept \(report.kept.count) backups, removed \(report.removed.count)"
-            + (report.removed.isEmpty ? "" : " (\(report.removed.joined(separator: ", ")))")
             + ", \(report.walRemoved) WAL files and \(report.garbage?.chunksRemoved ?? 0) chunks")
     }
 }

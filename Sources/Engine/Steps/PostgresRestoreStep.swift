@@ -50,21 +50,26 @@ enum PostgresRestoreStep {
         let binDirectory = try ServerUser.binDirectory(try context.string("bin_dir"))
         let keyFile = try repositoryEntry.fields["key_file"]?.stringValue.map { try context.secrets.resolve($0) }
         let session = context.session
+        let secrets = context.secrets
         let step = context.step.id
         let output = context.output
 
         let evidence = try await Blocking.run { stop -> RestoreEvidence in
             // The source as it is at the drill's start, when it can be reached: heartbeat and size.
             let source = SourceFacts.read(conninfo: sourceConninfo)
-            let manifest = try chooseBackup(repository, database: databaseEntry.name, id: backupId,
-                                            before: cutoff ?? target.time ?? Date())
+            let selection = try chooseBackup(repository, database: databaseEntry, secrets: secrets, id: backupId,
+                                             target: target, cutoff: cutoff)
+            let manifest = selection.manifest
             let server = try ScratchServer(parent: parent, binDirectory: binDirectory)
             session.register(server, step: step, database: databaseEntry.name)
-            output.note("restoring backup \(manifest.id) of \(databaseEntry.name) into scratch folder \(server.folder)")
+            output.note("restoring backup \(manifest.id) of \(databaseEntry.name) (cluster \(selection.cluster.label)) into "
+                + "scratch folder \(server.folder), following \(selection.timelineReason)")
+            for warning in selection.warnings { output.note("warning: \(warning)") }
 
             let owner = try ServerUser.owner()
             let key = try keyFile ?? exportKey(repository, into: server.folder, owner: owner)
-            var command = try walFetchCommand(repository, keyFile: key, folder: server.folder, owner: owner)
+            var command = try walFetchCommand(repository, cluster: manifest.systemIdentifier, keyFile: key,
+                                              folder: server.folder, owner: owner)
             if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }
             var options = Restore.Options(destination: server.dataDirectory)
             options.workers = repository.store.preferredConcurrency
@@ -75,7 +80,7 @@ enum PostgresRestoreStep {
             options.shouldStop = { stop.isSet }
             let summary: Restore.Summary
             do {
-                summary = try Restore.run(from: repository, options: options)
+                summary = try Restore.run(from: repository, selection: selection, options: options)
             } catch let error as Restore.RestoreError {
                 throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
             }
@@ -102,29 +107,32 @@ enum PostgresRestoreStep {
                 replaySeconds: ready.timeIntervalSince(accepting), timeline: restored.timeline,
                 replayedFrom: manifest.startLSN, replayedUpTo: restored.replayLSN, lastReplayedCommit: restored.lastCommit,
                 restoredHeartbeat: restored.heartbeat, sourceHeartbeat: source.heartbeat, sourceBytes: source.bytes,
-                growthBytesPerDay: try growth(repository, database: databaseEntry.name), readyAt: ready,
+                growthBytesPerDay: try growth(repository, cluster: manifest.systemIdentifier), readyAt: ready,
                 scratchFolder: server.folder)
         }
         session.record(evidence)
     }
 
-    /// The backup to restore: the given one, else the newest of this database that finished before `before`.
-    static func chooseBackup(_ repository: BackupRepository, database: String, id: String?, before: Date) throws
-        -> BackupManifest {
-        if let id { return try repository.manifest(id) }
-        let all = try repository.manifests()
-        let own = all.filter { $0.source == database }
-        let candidates = (own.isEmpty ? all : own).filter { $0.stopTime <= before }
-        guard let newest = candidates.last else {
-            throw LifeboatError(.runFailed, "repository \(repository.location) has no backup of \(database) that finished "
-                + "before \(DrillReport.iso(before))", hint: "run the backup plan first (`lifeboat backup` or `lifeboat run`)")
+    /// The backup to restore: the given one, else the newest of the database's cluster (found by the running
+    /// server's system identifier, else by name) that finished before the drill's cut-off, on the timeline still
+    /// being archived.
+    static func chooseBackup(_ repository: BackupRepository, database: InventoryEntry, secrets: SecretResolver,
+                             id: String?, target: RecoveryTarget, cutoff: Date?) throws -> RecoverySelection {
+        let cluster = id == nil ? try ClusterLookup.cluster(of: database, secrets: secrets, in: repository).cluster : nil
+        do {
+            return try Restore.select(repository, backup: id, cluster: cluster?.systemIdentifier, target: target,
+                                      finishedBefore: cutoff, archivedBefore: cutoff)
+        } catch let error as RepositoryError {
+            throw LifeboatError(error)
+        } catch let error as Restore.RestoreError {
+            throw LifeboatError(.runFailed, error.description,
+                                hint: "run the backup plan first (`lifeboat backup` or `lifeboat run`)")
         }
-        return newest
     }
 
-    /// Bytes per day the database's backups grew, from the oldest to the newest (nil when they span under an hour).
-    static func growth(_ repository: BackupRepository, database: String) throws -> Double? {
-        let own = try repository.manifests().filter { $0.source == database }
+    /// Bytes per day the cluster's backups grew, from the oldest to the newest (nil when they span under an hour).
+    static func growth(_ repository: BackupRepository, cluster: String) throws -> Double? {
+        let own = try repository.manifests(cluster: cluster)
         guard let first = own.first, let last = own.last else { return nil }
         let days = last.stopTime.timeIntervalSince(first.stopTime) / 86_400
         guard days >= 1.0 / 24 else { return nil }
@@ -147,7 +155,7 @@ enum PostgresRestoreStep {
     /// `restore_command` for a server restored from `repository`: this binary's `wal fetch` with the key file; for a
     /// bucket, with the location's settings and a credentials file written into `folder` (0600, the server's user),
     /// removed with it.
-    static func walFetchCommand(_ repository: BackupRepository, keyFile: String, folder: String,
+    static func walFetchCommand(_ repository: BackupRepository, cluster: String, keyFile: String, folder: String,
                                 owner: (uid: uid_t, gid: gid_t)?) throws -> String {
         var prefix = ""
         var location = repository.location
@@ -159,7 +167,7 @@ enum PostgresRestoreStep {
             location = bucket.selfContainedLocation
         }
         return prefix + "\(shellQuote(lifeboatExecutable())) wal fetch %f %p --repo \(shellQuote(location)) "
-            + "--key-file \(shellQuote(keyFile))"
+            + "--cluster \(cluster) --key-file \(shellQuote(keyFile))"
     }
 
     static func lifeboatExecutable() -> String {

@@ -39,10 +39,10 @@ public enum BaseBackup {
 
     /// Takes the backup and commits it; returns its manifest.
     public static func run(into repository: BackupRepository, options: Options) throws -> BackupManifest {
-        let (id, started) = try repository.newBackupId()
         // Shared: other backups may run alongside; gc and expire wait until this one has committed or died.
         let lock = try RepositoryLock.acquire(repository, .shared, timeout: 600)
         defer { withExtendedLifetime(lock) {} }
+        let (id, started) = try repository.newBackupId()
         let connection = try ReplicationConnection(conninfo: options.conninfo)
         defer { connection.close() }
         let identity = try connection.identifySystem()
@@ -134,7 +134,7 @@ public enum BaseBackup {
         guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
         else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
         if !includeWAL {
-            try waitForArchive(segments, in: repository, timeout: options.archiveWait)
+            try waitForArchive(segments, cluster: identity.systemIdentifier, in: repository, timeout: options.archiveWait)
         }
         let manifestFiles = files.map { pending in
             var file = pending.file
@@ -157,17 +157,20 @@ public enum BaseBackup {
     /// The backup is usable only with its WAL: with an archiving server, confirm the segments reached this
     /// repository's archive before the manifest is written. (The server is not asked to wait: PostgreSQL 15 checks
     /// its archiver about once a second, and only knows that the archive command succeeded, not where it wrote.)
-    static func waitForArchive(_ segments: [String], in repository: BackupRepository, timeout: TimeInterval) throws {
+    /// Only this cluster's archive counts: another cluster's segment of the same name is not this backup's WAL.
+    static func waitForArchive(_ segments: [String], cluster: String, in repository: BackupRepository,
+                               timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        var missing = try segments.filter { try !repository.hasWAL(name: $0) }
+        var missing = try segments.filter { try !repository.hasWAL(name: $0, cluster: cluster) }
         while !missing.isEmpty && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
-            missing = try missing.filter { try !repository.hasWAL(name: $0) }
+            missing = try missing.filter { try !repository.hasWAL(name: $0, cluster: cluster) }
         }
         guard missing.isEmpty else {
             throw PostgresError(message: "the backup's WAL (\(missing.joined(separator: ", "))) did not reach the archive "
-                + "of \(repository.location) within \(Int(timeout)) s; the backup was not committed. Set archive_command "
-                + "to `lifeboat wal push %p --repo \(repository.location) --key-file ...`, or back up with the WAL included")
+                + "of cluster \(cluster) in \(repository.location) within \(Int(timeout)) s; the backup was not committed. "
+                + "Set archive_command to `lifeboat wal push %p --repo \(repository.location) --key-file ...`, or back up "
+                + "with the WAL included")
         }
     }
 

@@ -53,8 +53,7 @@ public enum LocalBackup {
         }
         let systemIdentifier = try connection.query("SELECT system_identifier::text FROM pg_control_system()").scalar ?? ""
         let segmentSize = try BaseBackup.segmentSize(connection.query("SHOW wal_segment_size").scalar ?? "16MB")
-        let previous = options.reuseUnchanged
-            ? try repository.manifests().last { $0.systemIdentifier == systemIdentifier } : nil
+        let previous = options.reuseUnchanged ? try repository.manifests(cluster: systemIdentifier).last : nil
         var previousFiles: [String: BackupManifest.File] = [:]
         for file in previous?.files ?? [] where file.mtimeNanoseconds != nil {
             previousFiles[file.archive + "/" + file.path] = file
@@ -149,7 +148,7 @@ public enum LocalBackup {
         published = true
         guard let segments = WALRange.required(timeline: timeline, start: startLSN, stop: stopLSN, segmentSize: segmentSize)
         else { throw PostgresError(message: "cannot read the backup's LSNs \(startLSN) and \(stopLSN)") }
-        try BaseBackup.waitForArchive(segments, in: repository, timeout: options.archiveWait)
+        try BaseBackup.waitForArchive(segments, cluster: systemIdentifier, in: repository, timeout: options.archiveWait)
         let manifestFiles = files.map { pending -> BackupManifest.File in
             var file = pending.file
             if !pending.slots.isEmpty || file.chunks.isEmpty { file.chunks = pending.slots.map { stored.ids[$0] } }

@@ -23,11 +23,15 @@ public enum Restore {
     public struct Options: Sendable {
         /// A backup id, or nil for the newest backup (or, with a time target, the newest one finished before it).
         public var backup: String?
+        /// The cluster (name or system identifier); nil: the only one with backups.
+        public var cluster: String?
         public var destination: String
         public var target: RecoveryTarget = .latest
-        public var targetTimeline: String?
+        public var timeline: TimelineChoice = .current
         /// `restore_command` to write; nil writes no recovery settings (the backup alone is consistent).
         public var restoreCommand: String?
+        /// Off (default): the restored server does not archive.
+        public var archiveMode: ArchiveMode = .off
         /// Owner of everything written (the server's OS user), when running as root.
         public var owner: (uid: uid_t, gid: gid_t)?
         public var workers = ProcessInfo.processInfo.activeProcessorCount
@@ -58,32 +62,17 @@ public enum Restore {
         public var damaged: Bool
     }
 
-    /// Chooses the backup for a target: the given one, else the newest that finished before a time target, else the
-    /// newest.
-    public static func chooseBackup(_ repository: BackupRepository, id: String?, target: RecoveryTarget)
-        throws -> BackupManifest {
-        if let id, id != "latest" { return try repository.manifest(id) }
-        let manifests = try repository.manifests()
-        guard !manifests.isEmpty else {
-            throw RestoreError(description: "repository \(repository.location) has no backups", damaged: false)
-        }
-        if case .time(let text) = target {
-            guard let time = parseTime(text) else {
-                throw RestoreError(description: "cannot read target time '\(text)' (use e.g. 2026-11-26T02:30:00Z)",
-                                   damaged: false)
-            }
-            guard let chosen = manifests.last(where: { $0.stopTime <= time }) else {
-                throw RestoreError(description: "no backup finished before \(text); the oldest finished at \(manifests[0].stopTime)",
-                                   damaged: false)
-            }
-            return chosen
-        }
-        return manifests.last!
+    /// Chooses the backup (`select`) and restores it.
+    public static func run(from repository: BackupRepository, options: Options) throws -> Summary {
+        let selection = try select(repository, backup: options.backup, cluster: options.cluster, target: options.target,
+                                   timeline: options.timeline)
+        return try run(from: repository, selection: selection, options: options)
     }
 
-    public static func run(from repository: BackupRepository, options: Options) throws -> Summary {
+    /// Restores the backup `selection` names, recovering onto its timeline.
+    public static func run(from repository: BackupRepository, selection: RecoverySelection, options: Options) throws -> Summary {
         let started = Date()
-        let manifest = try chooseBackup(repository, id: options.backup, target: options.target)
+        let manifest = selection.manifest
         try prepareFolder(options.destination, delta: options.delta, owner: options.owner, mode: 0o700)
         var roots = ["base": options.destination]
         for tablespace in manifest.tablespaces {
@@ -190,7 +179,8 @@ public enum Restore {
         if !options.tablespaceLocations.isEmpty {
             try rewriteTablespaceMap(options.destination, locations: roots, owner: options.owner)
         }
-        try writeRecoverySettings(manifest: manifest, options: options)
+        try writeRecoverySettings(manifest: manifest, timeline: selection.timelineMustBeNamed ? selection.timeline : nil,
+                                  options: options)
         // One flush for every file and folder written (per file system), instead of an fsync per file.
         for root in Set(roots.values) {
             do {
@@ -336,7 +326,7 @@ public enum Restore {
         for name in manifest.walSegments {
             let contents: [UInt8]?
             do {
-                contents = try repository.fetchWAL(name: name)
+                contents = try repository.fetchWAL(name: name, cluster: manifest.systemIdentifier)
             } catch {
                 throw RestoreError(description: "backup \(manifest.id), WAL \(name): \(error.message)", damaged: true)
             }
@@ -353,18 +343,25 @@ public enum Restore {
         }
     }
 
-    /// Appends the recovery settings to `postgresql.auto.conf` and creates `recovery.signal`.
-    static func writeRecoverySettings(manifest: BackupManifest, options: Options) throws {
+    /// Appends the recovery settings to `postgresql.auto.conf` (the restore command, the target, the timeline,
+    /// and `archive_mode = off` unless the backup's setting is to be kept) and creates `recovery.signal`.
+    static func writeRecoverySettings(manifest: BackupManifest, timeline: UInt32?, options: Options) throws {
+        func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        var lines = ["", "# Written by lifeboat restore of backup \(manifest.id) (cluster \(manifest.systemIdentifier))"]
+        if options.archiveMode == .off {
+            lines.append("# A restored copy must not archive into the repository it came from "
+                + "(lifeboat restore --archive-mode preserve keeps the backup's archive settings).")
+            lines.append("archive_mode = 'off'")
+        }
         guard let command = options.restoreCommand else {
             if options.target != .latest {
                 throw RestoreError(description: "a recovery target needs a restore command (WAL from the archive)",
                                    damaged: false)
             }
+            try appendAutoConf(lines, options: options)
             return
         }
-        func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
-        var lines = ["", "# Recovery settings written by lifeboat restore of backup \(manifest.id)",
-                     "restore_command = \(quote(command))"]
+        lines.append("restore_command = \(quote(command))")
         switch options.target {
         case .latest: break
         case .immediate: lines.append("recovery_target = 'immediate'")
@@ -373,18 +370,26 @@ public enum Restore {
         case .name(let name): lines.append("recovery_target_name = \(quote(name))")
         }
         if options.target != .latest { lines.append("recovery_target_action = 'promote'") }
-        lines.append("recovery_target_timeline = \(quote(options.targetTimeline ?? "latest"))")
+        if let timeline {
+            lines.append("# Another timeline branches off this one's history in the archive; remove this line before "
+                + "making standbys of this server.")
+        }
+        lines.append("recovery_target_timeline = \(quote(timeline.map(String.init) ?? "latest"))")
+        try appendAutoConf(lines, options: options)
+        let signal = options.destination + "/recovery.signal"
+        guard FileManager.default.createFile(atPath: signal, contents: Data(), attributes: [.posixPermissions: 0o600]) else {
+            throw RestoreError(description: "cannot create \(signal)", damaged: false)
+        }
+        try chown(signal, options.owner)
+    }
+
+    private static func appendAutoConf(_ lines: [String], options: Options) throws {
         let autoConf = options.destination + "/postgresql.auto.conf"
         let handle = FileHandle(forWritingAtPath: autoConf)
         guard let handle else { throw RestoreError(description: "cannot open \(autoConf)", damaged: false) }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
         try handle.close()
-        let signal = options.destination + "/recovery.signal"
-        guard FileManager.default.createFile(atPath: signal, contents: Data(), attributes: [.posixPermissions: 0o600]) else {
-            throw RestoreError(description: "cannot create \(signal)", damaged: false)
-        }
-        try chown(signal, options.owner)
     }
 
     private static func prepareFolder(_ path: String, delta: Bool, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {

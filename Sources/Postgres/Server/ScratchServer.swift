@@ -117,6 +117,13 @@ public final class ScratchServer: Sendable {
                                         ["-D", dataDirectory, "-h", primary.socketDirectory, "-p", String(port), "-U", "postgres",
                                          "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
         guard result.status == 0 else { throw PostgresError(message: "pg_basebackup of the scratch primary failed: \(result.output)") }
+        // A standby follows its primary's timeline, whatever recovery settings the primary was restored with.
+        guard let handle = FileHandle(forWritingAtPath: dataDirectory + "/postgresql.auto.conf") else {
+            throw PostgresError(message: "cannot open the scratch standby's postgresql.auto.conf")
+        }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("recovery_target_timeline = 'latest'\n".utf8))
+        try handle.close()
         try writeAccessRules()
     }
 

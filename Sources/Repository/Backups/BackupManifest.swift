@@ -135,14 +135,21 @@ public struct BackupManifest: Codable, Sendable, Equatable {
 extension BackupRepository {
     static func manifestPath(_ id: String) -> String { "backups/\(id)/manifest" }
 
-    /// Writes a backup's manifest: call only after every chunk it names is durable (`syncChunkFolders`).
+    /// Writes a backup's manifest: call only after every chunk it names is durable (`syncChunkFolders`). Records
+    /// its cluster and the name it was taken under.
     public func commit(_ manifest: BackupManifest) throws(RepositoryError) {
+        try requireCurrentFormat()
+        guard SystemIdentifier.isValid(manifest.systemIdentifier) else {
+            throw RepositoryError(.refused, "backup \(manifest.id) names no valid system identifier ('\(manifest.systemIdentifier)')")
+        }
+        try noteCluster(manifest.systemIdentifier, name: manifest.source, postgresVersion: manifest.postgresVersion,
+                        firstSeen: manifest.startTime)
         let written = try putObject(RepositoryJSON.encode(manifest), kind: .manifest, path: Self.manifestPath(manifest.id),
                                     mode: .createNew)
         guard written else { throw RepositoryError(.conflict, "backup \(manifest.id) already exists") }
     }
 
-    /// Ids of complete backups (those with a manifest), oldest first.
+    /// Ids of complete backups (those with a manifest), sorted.
     public func backupIds() throws(RepositoryError) -> [String] {
         try store.listAll("backups").compactMap { object in
             let parts = object.path.split(separator: "/")
@@ -151,17 +158,49 @@ extension BackupRepository {
     }
 
     public func manifest(_ id: String) throws(RepositoryError) -> BackupManifest {
-        guard let bytes = try object(kind: .manifest, path: Self.manifestPath(id)) else {
+        guard BackupManifest.isValidId(id), let bytes = try object(kind: .manifest, path: Self.manifestPath(id)) else {
             throw RepositoryError(.notFound, "no backup \(id) in \(location)",
                                   hint: "`lifeboat backup list` shows the backups")
         }
-        return try RepositoryJSON.decode(BackupManifest.self, bytes, what: "manifest of backup \(id)")
+        let manifest = try RepositoryJSON.decode(BackupManifest.self, bytes, what: "manifest of backup \(id)")
+        guard manifest.id == id else {
+            throw RepositoryError(.damaged, "the manifest at \(Self.manifestPath(id)) is that of backup \(manifest.id)")
+        }
+        return manifest
     }
 
-    /// Every complete backup's manifest, oldest first.
-    public func manifests() throws(RepositoryError) -> [BackupManifest] {
+    /// Every complete backup's manifest (of one cluster, when given), oldest first by start time.
+    public func manifests(cluster: String? = nil) throws(RepositoryError) -> [BackupManifest] {
         var result: [BackupManifest] = []
-        for id in try backupIds() { result.append(try manifest(id)) }
-        return result
+        for id in try backupIds() {
+            let manifest = try manifest(id)
+            if cluster == nil || manifest.systemIdentifier == cluster { result.append(manifest) }
+        }
+        return result.sorted(by: BackupManifest.chronological)
     }
+}
+
+extension BackupManifest {
+    /// Oldest first: by start time (to the nanosecond), then id.
+    public static func chronological(_ a: BackupManifest, _ b: BackupManifest) -> Bool {
+        let left = a.startNanoseconds ?? Int64(a.startTime.timeIntervalSince1970 * 1e9)
+        let right = b.startNanoseconds ?? Int64(b.startTime.timeIntervalSince1970 * 1e9)
+        return left != right ? left < right : a.id < b.id
+    }
+
+    /// Backup ids are `20261202T062105Z-3fa1` (older ones `20261202T062105Z`): letters, digits and `-` only.
+    public static func isValidId(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 }
+    }
+
+    /// Whether `other` is this backup (in another repository): same cluster, id and start position.
+    public func isSameBackup(as other: BackupManifest) -> Bool {
+        id == other.id && systemIdentifier == other.systemIdentifier && startLSN == other.startLSN
+            && timeline == other.timeline
+    }
+
+    /// The stop position as a number.
+    public var stopPosition: UInt64? { WALRange.parse(stopLSN) }
+    public var startPosition: UInt64? { WALRange.parse(startLSN) }
 }

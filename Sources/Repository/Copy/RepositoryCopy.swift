@@ -53,27 +53,47 @@ extension BackupRepository {
         let raw = sharesObjects(with: destination)
         report.reencrypted = !raw
 
-        let sourceIds = try backupIds()
+        try requireCurrentFormat()
+        try destination.requireCurrentFormat()
+        let sourceManifests = try manifests()
+        let sourceIds = Set(sourceManifests.map(\.id))
         if let selected {
             for id in selected where !sourceIds.contains(id) {
                 throw RepositoryError(.notFound, "no backup \(id) in \(location)")
             }
         }
-        let present = Set(try destination.backupIds())
-        let wanted = (selected ?? sourceIds).filter { !present.contains($0) }.sorted()
-        report.backupsPresent = (selected ?? sourceIds).count - wanted.count
-        let manifests = try wanted.map { id throws(RepositoryError) in try manifest(id) }
+        // A backup is the same on both sides when its cluster, id and start position are: an equal id alone may
+        // be another cluster's backup (ids are times).
+        let theirManifests = Dictionary(try destination.manifests().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var wanted: [BackupManifest] = []
+        var both: [(BackupManifest, BackupManifest)] = []
+        for manifest in sourceManifests where selected?.contains(manifest.id) ?? true {
+            guard let theirs = theirManifests[manifest.id] else {
+                wanted.append(manifest)
+                continue
+            }
+            guard theirs.isSameBackup(as: manifest) else {
+                throw RepositoryError(.conflict, "\(destination.location) holds another backup under id \(manifest.id) "
+                    + "(cluster \(theirs.systemIdentifier), start \(theirs.startLSN); here: cluster \(manifest.systemIdentifier), "
+                    + "start \(manifest.startLSN)); nothing was copied",
+                    hint: "copy the other backups with --backup ID, or into another repository")
+            }
+            both.append((manifest, theirs))
+        }
+        report.backupsPresent = both.count
+        let manifests = wanted
 
         // Chunk ids of this repository → the destination's. The same for a replica; otherwise learnt from
-        // backups both hold (same id, same files, same chunk order), so content copied before is not read again.
+        // backups both hold, file by file (same path, size and chunk count), so content copied before is not
+        // read again.
         let mapping = Mutex<[String: String]>([:])
         if !raw {
-            for id in present.intersection(sourceIds) {
-                let mine = try manifest(id)
-                let theirs = try destination.manifest(id)
-                guard mine.files.count == theirs.files.count else { continue }
+            for (mine, theirs) in both {
+                let theirFiles = Dictionary(theirs.files.map { ($0.archive + "/" + $0.path, $0) }, uniquingKeysWith: { a, _ in a })
                 mapping.withLock { mapping in
-                    for (left, right) in zip(mine.files, theirs.files) where left.chunks.count == right.chunks.count {
+                    for left in mine.files {
+                        guard let right = theirFiles[left.archive + "/" + left.path], right.size == left.size,
+                              right.chunks.count == left.chunks.count else { continue }
                         for (a, b) in zip(left.chunks, right.chunks) { mapping[a] = b }
                     }
                 }
@@ -108,7 +128,7 @@ extension BackupRepository {
         for bundle in bundlesToCopy {
             for id in bundle.chunks where seen.insert(id).inserted { needed.append(id) }
         }
-        progress?("copying \(wanted.count) backups: \(needed.count) distinct chunks to check")
+        progress?("copying \(manifests.count) backups: \(needed.count) distinct chunks to check")
 
         let writer = destination.packWriter()
         let chunks = needed
@@ -182,33 +202,42 @@ extension BackupRepository {
             report.bundlesCopied += 1
         }
 
-        // The WAL the destination's backups need: from its oldest backup's first segment on, and every
-        // timeline history file. WAL it removed by its own retention is not brought back.
+        // Each cluster's record, then the WAL the destination's backups of it need: from its oldest backup's first
+        // segment on, and every timeline history file. WAL it removed by its own retention is not brought back.
+        for record in try clusterRecords() {
+            for name in record.names {
+                try destination.noteCluster(record.systemIdentifier, name: name.name, postgresVersion: record.postgresVersion,
+                                            firstSeen: record.firstSeen)
+            }
+        }
         let all = try destination.manifests()
-        let oldestNeeded = all.compactMap(\.walSegments.first).min()
-        let theirs = try destination.walFiles()
-        for (timeline, names) in try walFiles().sorted(by: { $0.key < $1.key }) {
-            let have = Set(theirs[timeline] ?? [])
-            for name in names {
-                guard name.hasSuffix(".history") || (oldestNeeded.map { name >= $0 } ?? false) else { continue }
-                if have.contains(name) {
-                    report.walPresent += 1
-                    continue
-                }
-                let path = Self.walPath(name, timeline: timeline)
-                if raw {
-                    guard let sealed = try store.read(path) else { continue }
-                    _ = try codec.open(sealed, kind: .wal, name: path)  // copy nothing damaged
-                    if try destination.store.write(path, sealed, mode: .createNew) {
-                        report.bytesWritten += Int64(sealed.count)
+        for cluster in try walClusters() {
+            // Only history files when the destination holds no backup of this cluster.
+            let oldestNeeded = all.filter { $0.systemIdentifier == cluster }.compactMap(\.walSegments.first).min()
+            let theirs = try destination.walFiles(cluster: cluster)
+            for (timeline, names) in try walFiles(cluster: cluster).sorted(by: { $0.key < $1.key }) {
+                let have = Set(theirs[timeline] ?? [])
+                for name in names {
+                    guard name.hasSuffix(".history") || (oldestNeeded.map { name >= $0 } ?? false) else { continue }
+                    if have.contains(name) {
+                        report.walPresent += 1
+                        continue
                     }
-                } else {
-                    guard let contents = try fetchWAL(name: name) else { continue }
-                    if case .stored(let bytes) = try destination.pushWAL(name: name, contents: contents) {
-                        report.bytesWritten += Int64(bytes)
+                    let path = walPath(name, timeline: timeline, cluster: cluster)
+                    if raw {
+                        guard let sealed = try store.read(path) else { continue }
+                        _ = try codec.open(sealed, kind: .wal, name: path)  // copy nothing damaged
+                        if try destination.store.write(path, sealed, mode: .createNew) {
+                            report.bytesWritten += Int64(sealed.count)
+                        }
+                    } else {
+                        guard let contents = try fetchWAL(name: name, cluster: cluster) else { continue }
+                        if case .stored(let bytes) = try destination.pushWAL(name: name, contents: contents, cluster: cluster) {
+                            report.bytesWritten += Int64(bytes)
+                        }
                     }
+                    report.walCopied += 1
                 }
-                report.walCopied += 1
             }
         }
         report.seconds = Date().timeIntervalSince(started)

@@ -39,7 +39,14 @@ extension BackupRepository {
     /// Crash-safe order: packs that replace rewritten ones are synced, then one new index lists every pack kept,
     /// then the old index objects go, and only then the packs nothing lists any more.
     public func collectGarbage() throws(RepositoryError) -> GarbageCollectionReport {
-        let lock = try RepositoryLock.acquire(self, .exclusive, timeout: 0)
+        try collectGarbage(holding: nil)
+    }
+
+    /// The same, under an exclusive lock the caller holds already (`expire`), or taking one when nil.
+    func collectGarbage(holding held: RepositoryLock?) throws(RepositoryError) -> GarbageCollectionReport {
+        try requireCurrentFormat()
+        let lock: RepositoryLock
+        if let held { lock = held } else { lock = try RepositoryLock.acquire(self, .exclusive, timeout: 0) }
         defer { withExtendedLifetime(lock) {} }
         var referenced = Set<ChunkKey>()
         for manifest in try manifests() {
@@ -176,7 +183,7 @@ extension BackupRepository {
             }
         }
         try store.removeEmptyFolders("backups")
-        for folder in ["wal", "index", "bundles", "keys"] {
+        for folder in ["wal", "index", "bundles", "keys", "clusters"] {
             for object in try store.listAll(folder) where object.name.hasPrefix(".tmp-") {
                 try store.remove(object.path)
                 report.leftoversRemoved += 1

@@ -22,11 +22,13 @@ public struct VerifyReport: Codable, Sendable {
     public var readData: Bool
     /// Git bundles checked (all of them when no backup was named).
     public var bundlesChecked: Int = 0
+    /// WAL files left in the older layout by an interrupted `repo upgrade` (copied already; the upgrade removes them).
+    public var olderLayoutWAL: Int = 0
     public var problems: [VerifyProblem]
 
     enum CodingKeys: String, CodingKey {
         case backups, problems
-        case bundlesChecked = "bundles_checked"
+        case bundlesChecked = "bundles_checked", olderLayoutWAL = "older_layout_wal"
         case chunksChecked = "chunks_checked", walSegmentsChecked = "wal_segments_checked", readData = "read_data"
     }
 }
@@ -36,13 +38,16 @@ extension BackupRepository {
     /// its name), and that the WAL from each backup's start to the newest archived segment of its timeline has no
     /// gap.
     public func verify(backup: String? = nil, readData: Bool) throws(RepositoryError) -> VerifyReport {
+        try requireCurrentFormat()
         let ids: [String]
         if let backup { ids = [backup] } else { ids = try backupIds() }
         var problems: [VerifyProblem] = []
         var checked: [String: String?] = [:]  // chunk id → problem (nil: fine)
         var walChecked = 0
         var packSizes: [String: Int?] = [:]
-        let archive = try walFiles()
+        // Each cluster's backups against its own archive.
+        var archives: [String: [String: [String]]] = [:]
+        var timelines: [String: [ArchivedTimeline]] = [:]
         for id in ids {
             let manifest: BackupManifest
             do {
@@ -65,7 +70,21 @@ extension BackupRepository {
                     }
                 }
             }
-            problems += verifyWAL(manifest, archive: archive, readData: readData, checked: &walChecked)
+            let cluster = manifest.systemIdentifier
+            if archives[cluster] == nil {
+                archives[cluster] = [:]
+                timelines[cluster] = []
+                do {
+                    if SystemIdentifier.isValid(cluster) {
+                        archives[cluster] = try walFiles(cluster: cluster)
+                        timelines[cluster] = try archivedTimelines(cluster: cluster)
+                    }
+                } catch {
+                    problems.append(VerifyProblem(backup: id, file: nil, object: "WAL of cluster \(cluster)", problem: error.message))
+                }
+            }
+            problems += verifyWAL(manifest, archive: archives[cluster]!, timelines: timelines[cluster]!, readData: readData,
+                                  checked: &walChecked)
         }
         // Git bundles (git.mirror keeps them here): their chunks too, when the whole repository is verified.
         var bundlesChecked = 0
@@ -97,6 +116,7 @@ extension BackupRepository {
         var report = VerifyReport(backups: ids, chunksChecked: checked.count, walSegmentsChecked: walChecked,
                                   readData: readData, problems: problems)
         report.bundlesChecked = bundlesChecked
+        report.olderLayoutWAL = try olderLayoutWAL().count
         return report
     }
 
@@ -121,11 +141,10 @@ extension BackupRepository {
 
     private func walTimeline(of name: String) -> String { WALFileName.timeline(of: name) ?? "" }
 
-    private func verifyWAL(_ manifest: BackupManifest, archive: [String: [String]], readData: Bool,
-                           checked: inout Int) -> [VerifyProblem] {
+    private func verifyWAL(_ manifest: BackupManifest, archive: [String: [String]], timelines: [ArchivedTimeline],
+                           readData: Bool, checked: inout Int) -> [VerifyProblem] {
         guard !manifest.walSegments.isEmpty, manifest.walSegmentSize > 0 else { return [] }
         let size = UInt64(manifest.walSegmentSize)
-        let timeline = String(manifest.walSegments[0].prefix(8))
         guard let first = WALRange.segmentNumber(manifest.walSegments[0], segmentSize: size) else { return [] }
         var problems: [VerifyProblem] = []
         if !manifest.walIncluded {
@@ -138,7 +157,7 @@ extension BackupRepository {
                 }
                 if readData {
                     do {
-                        _ = try fetchWAL(name: name)
+                        _ = try fetchWAL(name: name, cluster: manifest.systemIdentifier)
                     } catch {
                         problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL \(name)", problem: error.message))
                     }
@@ -146,8 +165,9 @@ extension BackupRepository {
             }
         }
         // The chain from the backup's first segment to the newest archived one must be complete for recovery to
-        // reach the newest archived point, following timeline switches recorded in `.history` files.
-        for (chainTimeline, range) in walChain(from: first, timeline: timeline, archive: archive, segmentSize: size) {
+        // reach the newest archived point, along the timeline a restore follows (`recoveryTimeline`).
+        for (chainTimeline, range) in walChain(manifest, archive: archive, timelines: timelines, segmentSize: size,
+                                               first: first) {
             let present = Set((archive[chainTimeline] ?? []).filter { $0.utf8.count == 24 }
                 .compactMap { WALRange.segmentNumber($0, segmentSize: size) })
             var missing: [UInt64] = []
@@ -166,41 +186,43 @@ extension BackupRepository {
         return problems
     }
 
-    /// The segments recovery from `first` on `timeline` reads, per timeline: along the newest timeline that descends
-    /// from it (by the archived `.history` files), up to the newest archived segment.
-    func walChain(from first: UInt64, timeline: String, archive: [String: [String]], segmentSize: UInt64)
-        -> [(String, ClosedRange<UInt64>)] {
-        // Ancestry of each archived timeline: [(parent timeline, switch position)], oldest first.
-        var ancestry: [String: [(String, UInt64)]] = [:]
-        for (tli, names) in archive {
-            for name in names where name == tli + ".history" {
-                guard let bytes = try? fetchWAL(name: name) else { continue }
-                ancestry[tli] = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-                    let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
-                    guard fields.count >= 2, let parent = UInt32(fields[0]), !line.hasPrefix("#"),
-                          let position = WALRange.parse(String(fields[1])) else { return nil }
-                    return (WALRange.hex8(UInt64(parent)), position)
-                }
-            }
+    /// The segments recovery from a backup reads, per timeline: along the timeline a restore of it follows, from
+    /// its first segment up to that timeline's newest archived segment.
+    func walChain(_ manifest: BackupManifest, archive: [String: [String]], timelines: [ArchivedTimeline],
+                  segmentSize: UInt64, first: UInt64) -> [(String, ClosedRange<UInt64>)] {
+        let backupTimeline = UInt32(manifest.timeline)
+        let target = Self.recoveryTimeline(backupTimeline: backupTimeline, stopLSN: manifest.stopPosition ?? 0,
+                                           timelines: timelines)
+        func newest(_ hex: String) -> UInt64? {
+            (archive[hex] ?? []).filter(WALFileName.isSegment)
+                .compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max()
         }
-        let descendants = ancestry.filter { $0.value.contains { $0.0 == timeline } }.keys
-        guard let target = descendants.max() else {
-            let newest = (archive[timeline] ?? []).compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max() ?? first
-            return newest > first ? [(timeline, first...newest)] : []
+        guard let target, target.timeline != backupTimeline, let history = target.history else {
+            let hex = WALRange.hex8(UInt64(backupTimeline))
+            guard let last = newest(hex), last > first else { return [] }
+            return [(hex, first...last)]
         }
         var chain: [(String, ClosedRange<UInt64>)] = []
         var current = first
         var started = false
-        for (parent, position) in ancestry[target] ?? [] {
-            if parent == timeline { started = true }
+        for branch in history.ancestors {
+            if branch.parent == backupTimeline { started = true }
             guard started else { continue }
-            let switchSegment = position / segmentSize
-            if switchSegment > current { chain.append((parent, current...(switchSegment - 1))) }
+            let switchSegment = branch.switchpoint / segmentSize
+            if switchSegment > current { chain.append((WALRange.hex8(UInt64(branch.parent)), current...(switchSegment - 1))) }
             current = max(current, switchSegment)
         }
-        let newest = (archive[target] ?? []).filter { $0.utf8.count == 24 }
-            .compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max() ?? current
-        if newest >= current { chain.append((target, current...newest)) }
+        if let last = newest(target.hex), last >= current { chain.append((target.hex, current...last)) }
         return chain
+    }
+
+    /// The timeline a restore of a backup follows when none is named: the one still being archived
+    /// (`currentTimeline`) when the backup can reach it, else the most recently archived timeline it can reach,
+    /// else its own.
+    public static func recoveryTimeline(backupTimeline: UInt32, stopLSN: UInt64, timelines: [ArchivedTimeline])
+        -> ArchivedTimeline? {
+        let reachable = timelines.filter { $0.accepts(timeline: backupTimeline, stopLSN: stopLSN) }
+        if let current = currentTimeline(timelines), reachable.contains(current) { return current }
+        return currentTimeline(reachable) ?? timelines.first { $0.timeline == backupTimeline }
     }
 }

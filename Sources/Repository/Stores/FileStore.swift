@@ -6,20 +6,47 @@ import Glibc
 
 /// Objects as files below a folder. Every write is atomic and durable: a temporary name in the target folder,
 /// `fsync`, then `rename` (replace) or `link` (create only, never overwriting), then `fsync` of the folder.
+///
+/// Run as root in a folder another user owns (the server's user, whose `archive_command` writes WAL here), new
+/// files and folders are given to that user, so that what root wrote never locks the server's user out.
 public struct FileStore: ObjectStore {
     public let root: String
+    /// Who new files and folders belong to, when running as root in a folder root does not own.
+    let owner: (uid: uid_t, gid: gid_t)?
 
     public var location: String { root }
     public var preferredConcurrency: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init(root: String) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        var info = stat()
+        if geteuid() == 0, stat(self.root.isEmpty ? "/" : self.root, &info) == 0, info.st_uid != 0 {
+            owner = (info.st_uid, info.st_gid)
+        } else {
+            owner = nil
+        }
     }
 
     public func path(_ relative: String) -> String { root + "/" + relative }
 
-    public func exists(_ relative: String) -> Bool {
-        access(path(relative), F_OK) == 0
+    /// Gives a new file or folder to the repository's owner (see the type's comment).
+    func adopt(descriptor: Int32) {
+        if let owner { fchown(descriptor, owner.uid, owner.gid) }
+    }
+
+    /// Whether the file exists; an error other than "no such file" (a folder that cannot be read) is not "no".
+    public func exists(_ relative: String) throws(RepositoryError) -> Bool {
+        try status(relative) != nil
+    }
+
+    /// `stat` of a file; nil when it does not exist. Other failures are errors.
+    private func status(_ relative: String) throws(RepositoryError) -> stat? {
+        var info = stat()
+        guard stat(path(relative), &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw Self.ioError("cannot look at \(path(relative))")
+        }
+        return info
     }
 
     /// The file's bytes, or nil when it does not exist.
@@ -77,31 +104,29 @@ public struct FileStore: ObjectStore {
     }
 
     /// When the file was last written (objects are written once: when it was stored), or nil when it does not exist.
-    public func modificationTime(_ relative: String) -> Date? {
-        var info = stat()
-        guard stat(path(relative), &info) == 0 else { return nil }
+    public func modificationTime(_ relative: String) throws(RepositoryError) -> Date? {
+        guard let info = try status(relative) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
     }
 
     /// The file's size, or nil when it does not exist.
-    public func size(_ relative: String) -> Int? {
-        var info = stat()
-        return stat(path(relative), &info) == 0 ? Int(info.st_size) : nil
+    public func size(_ relative: String) throws(RepositoryError) -> Int? {
+        try status(relative).map { Int($0.st_size) }
     }
 
     public typealias WriteMode = Repository.WriteMode
 
     /// Writes `bytes` at `relative` (mode 0600; the plaintext `config` 0644), durably.
     @discardableResult
-    public func write(_ relative: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool {
-        try writeFile(relative, bytes, mode: mode, permissions: relative == "config" ? 0o644 : 0o600)
+    public func write(_ relative: String, _ bytes: [UInt8], mode: WriteMode, storedAt: Date?) throws(RepositoryError) -> Bool {
+        try writeFile(relative, bytes, mode: mode, permissions: relative == "config" ? 0o644 : 0o600, storedAt: storedAt)
     }
 
     /// Writes `bytes` at `relative`. Returns false when `createNew` found the name taken (nothing written).
     /// With `syncDirectory: false` the caller must call `syncDirectory` before relying on the name (batching).
     @discardableResult
     public func writeFile(_ relative: String, _ bytes: [UInt8], mode: WriteMode, permissions: mode_t = 0o600,
-                          syncDirectory: Bool = true) throws(RepositoryError) -> Bool {
+                          syncDirectory: Bool = true, storedAt: Date? = nil) throws(RepositoryError) -> Bool {
         let full = path(relative)
         let folder = (full as NSString).deletingLastPathComponent
         try makeFolder(folder)
@@ -109,6 +134,7 @@ public struct FileStore: ObjectStore {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         guard descriptor >= 0 else { throw Self.ioError("cannot create \(temporary)") }
         fchmod(descriptor, permissions)
+        adopt(descriptor: descriptor)
         var closed = false
         defer {
             if !closed { close(descriptor) }
@@ -120,6 +146,12 @@ public struct FileStore: ObjectStore {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw Self.ioError("cannot write \(temporary)") }
             done += count
+        }
+        if let storedAt {
+            let seconds = storedAt.timeIntervalSince1970.rounded(.down)
+            var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int((storedAt.timeIntervalSince1970 - seconds) * 1e9)),
+                         timespec(tv_sec: Int(seconds), tv_nsec: Int((storedAt.timeIntervalSince1970 - seconds) * 1e9))]
+            guard futimens(descriptor, &times) == 0 else { throw Self.ioError("cannot set the time of \(temporary)") }
         }
         guard fsync(descriptor) == 0 else { throw Self.ioError("cannot fsync \(temporary)") }
         close(descriptor)
@@ -205,17 +237,18 @@ public struct FileStore: ObjectStore {
     }
 
     public func lock(_ mode: RepositoryLock.Mode, timeout: TimeInterval) throws(RepositoryError) -> any StoreLock {
-        try FileLock.acquire(path("locks"), mode, timeout: timeout)
+        try FileLock.acquire(self, mode, timeout: timeout)
     }
 
+    /// Creates a folder and the folders above it that are missing (mode 0700, the repository's owner).
     func makeFolder(_ folder: String) throws(RepositoryError) {
         if access(folder, F_OK) == 0 { return }
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw RepositoryError(.io, "cannot create folder \(folder): \(error.localizedDescription)")
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != folder { try makeFolder(parent) }
+        guard mkdir(folder, 0o700) == 0 || errno == EEXIST else {
+            throw Self.ioError("cannot create folder \(folder)")
         }
+        if let owner { chown(folder, owner.uid, owner.gid) }
     }
 
     static func ioError(_ what: String) -> RepositoryError {

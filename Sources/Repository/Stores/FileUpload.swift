@@ -20,6 +20,7 @@ final class FileUpload: ObjectUpload {
         temporary = folder + "/.tmp-" + SecureRandom.hex(8)
         descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw FileStore.ioError("cannot create \(temporary)") }
+        store.adopt(descriptor: descriptor)
     }
 
     /// Closes the file once; false when it was closed before.
@@ -67,12 +68,14 @@ final class FileLock: StoreLock {
         close(descriptor)
     }
 
-    static func acquire(_ folder: String, _ mode: RepositoryLock.Mode, timeout: TimeInterval) throws(RepositoryError)
+    static func acquire(_ store: FileStore, _ mode: RepositoryLock.Mode, timeout: TimeInterval) throws(RepositoryError)
         -> FileLock {
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = store.path("locks")
+        try store.makeFolder(folder)
         let path = folder + "/repository"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw FileStore.ioError("cannot open lock \(path)") }
+        store.adopt(descriptor: descriptor)
         let operation = (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
         let deadline = Date().addingTimeInterval(timeout)
         while flock(descriptor, operation) != 0 {

@@ -44,9 +44,10 @@ public protocol ObjectStore: Sendable {
     func modificationTime(_ path: String) throws(RepositoryError) -> Date?
     func exists(_ path: String) throws(RepositoryError) -> Bool
     /// Stores `bytes` at `path`, atomically: readers see the old object, no object, or all of the new one.
-    /// Returns false when `createNew` found the name taken (nothing written).
+    /// Returns false when `createNew` found the name taken (nothing written). `storedAt` gives the object the time
+    /// it was first stored elsewhere (a WAL file moved by `repo upgrade` keeps its archive time); nil: now.
     @discardableResult
-    func write(_ path: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool
+    func write(_ path: String, _ bytes: [UInt8], mode: WriteMode, storedAt: Date?) throws(RepositoryError) -> Bool
     /// Names directly below a folder (objects and sub-folders, not temporaries), sorted; empty when there is none.
     func list(_ folder: String) throws(RepositoryError) -> [String]
     /// Every object below a folder, at any depth, temporaries of interrupted writers included.
@@ -77,6 +78,12 @@ public protocol ObjectUpload: AnyObject, Sendable {
 public protocol StoreLock: AnyObject, Sendable {}
 
 extension ObjectStore {
+    /// Stores `bytes` at `path` now (see `write(_:_:mode:storedAt:)`).
+    @discardableResult
+    public func write(_ path: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool {
+        try write(path, bytes, mode: mode, storedAt: nil)
+    }
+
     /// The parent folder of a path ("" at the root).
     static func folder(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "" }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `20261126T023000Z`: a UTC time to the second that sorts as text. Backup ids and run ids are made of it.
+/// `20261126T023000Z`: a UTC time to the second that sorts as text. Backup ids and run ids start with it.
 public enum CompactTimestamp {
     public static func string(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
@@ -11,17 +11,15 @@ public enum CompactTimestamp {
 }
 
 extension BackupRepository {
-    /// A new backup's id and start time: the start time itself, waiting for the next second when a backup with
-    /// this second's id exists.
+    /// A new backup's id and start time: the time to the second and a random suffix (`20261202T062105Z-3fa1`), so
+    /// that backups started in the same second, by several processes, each get their own. Call it holding the
+    /// repository lock; an id that exists is drawn again (and `commit` never replaces a manifest).
     public func newBackupId() throws(RepositoryError) -> (id: String, started: Date) {
-        var started = Date()
-        var id = CompactTimestamp.string(started)
+        let started = Date()
         let existing = Set(try backupIds())
-        while existing.contains(id) {
-            Thread.sleep(forTimeInterval: 0.2)
-            started = Date()
-            id = CompactTimestamp.string(started)
+        while true {
+            let id = CompactTimestamp.string(started) + "-" + SecureRandom.hex(2)
+            if !existing.contains(id) { return (id, started) }
         }
-        return (id, started)
     }
 }

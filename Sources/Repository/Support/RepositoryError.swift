@@ -17,6 +17,8 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code("not found")
         /// The request is not allowed (e.g. removing the last key).
         public static let refused = Code("refused")
+        /// The repository has an older format: `repo upgrade` turns it into the current one.
+        public static let outdated = Code("outdated")
         /// The file system failed.
         public static let io = Code("i/o")
     }

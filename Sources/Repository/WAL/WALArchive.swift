@@ -19,6 +19,13 @@ public enum WALFileName {
 
     /// Whether the name is a plain 16 MiB segment.
     public static func isSegment(_ name: String) -> Bool { name.utf8.count == 24 && timeline(of: name) != nil }
+
+    /// Whether the file starts with a segment's page header (segments and `.partial` segments).
+    public static func hasPageHeader(_ name: String) -> Bool {
+        timeline(of: name) != nil && (name.utf8.count == 24 || name.hasSuffix(".partial"))
+    }
+
+    public static func isHistory(_ name: String) -> Bool { name.hasSuffix(".history") && timeline(of: name) != nil }
 }
 
 extension BackupRepository {
@@ -28,17 +35,45 @@ extension BackupRepository {
         case alreadyArchived
     }
 
-    static func walPath(_ name: String, timeline: String) -> String { "wal/\(timeline)/\(name)" }
+    /// `wal/<system identifier>/<timeline>/<file>`: each cluster's WAL apart, since WAL file names of unrelated
+    /// clusters are the same. (Format 2 kept `wal/<timeline>/<file>`; only `wal fetch` and `repo upgrade` read it.)
+    func walPath(_ name: String, timeline: String, cluster: String) -> String {
+        isOlderFormat ? "wal/\(timeline)/\(name)" : "wal/\(cluster)/\(timeline)/\(name)"
+    }
 
-    /// Archives one WAL file. The same content again succeeds; different content for an existing name is refused
-    /// (`.conflict`) and never overwrites: two servers writing to one archive must be stopped, not merged.
-    public func pushWAL(name: String, contents: [UInt8]) throws(RepositoryError) -> WALPushResult {
+    static func walPath(_ name: String, timeline: String, cluster: String) -> String {
+        "wal/\(cluster)/\(timeline)/\(name)"
+    }
+
+    private func checkedWALPath(_ name: String, cluster: String) throws(RepositoryError) -> String {
         guard let timeline = WALFileName.timeline(of: name) else {
             throw RepositoryError(.refused, "'\(name)' is not a WAL file name PostgreSQL archives")
         }
-        let path = Self.walPath(name, timeline: timeline)
+        guard isOlderFormat || SystemIdentifier.isValid(cluster) else {
+            throw RepositoryError(.refused, "'\(cluster)' is not a PostgreSQL system identifier")
+        }
+        return walPath(name, timeline: timeline, cluster: cluster)
+    }
+
+    /// Archives one WAL file of the cluster `cluster` (its system identifier). The same content again succeeds;
+    /// different content for an existing name is refused (`.conflict`) and never overwrites: two servers writing to
+    /// one archive must be stopped, not merged.
+    ///
+    /// Refused, with nothing written: a segment whose page header names another cluster (or another position than
+    /// its name), and a `.history` file whose timeline branches off a timeline the cluster does not have.
+    public func pushWAL(name: String, contents: [UInt8], cluster: String) throws(RepositoryError) -> WALPushResult {
+        try requireCurrentFormat()
+        let path = try checkedWALPath(name, cluster: cluster)
+        if WALFileName.hasPageHeader(name) {
+            try checkSegment(name, contents, cluster: cluster)
+        } else if WALFileName.isHistory(name) {
+            try checkHistory(name, contents, cluster: cluster)
+        }
         if let existing = try object(kind: .wal, path: path) {
             return try compare(existing, contents, name: name)
+        }
+        if try !store.exists(Self.clusterPath(cluster)) {
+            try noteCluster(cluster, name: nil, postgresVersion: nil)
         }
         let sealed = codec.seal(contents, kind: .wal, name: path)
         if try store.write(path, sealed, mode: .createNew) {
@@ -49,6 +84,40 @@ extension BackupRepository {
             throw RepositoryError(.io, "\(path) vanished while it was being archived")
         }
         return try compare(existing, contents, name: name)
+    }
+
+    /// The segment's own header must name this cluster, and the position its name says.
+    private func checkSegment(_ name: String, _ contents: [UInt8], cluster: String) throws(RepositoryError) {
+        guard let header = WALSegmentHeader(Array(contents.prefix(WALSegmentHeader.size))) else {
+            throw RepositoryError(.refused, "\(name) does not start with a WAL segment's page header; not archiving it",
+                                  hint: "archive_command must be given the files PostgreSQL names (%p)")
+        }
+        guard String(header.systemIdentifier) == cluster else {
+            throw RepositoryError(.conflict, "WAL segment \(name) belongs to cluster \(header.systemIdentifier) (its page "
+                + "header says so), not to cluster \(cluster) it is archived for; nothing was written",
+                hint: "two servers may be archiving with one configuration; check archive_command on both")
+        }
+        let number = WALRange.segmentNumber(String(name.prefix(24)), segmentSize: UInt64(header.segmentSize))
+        guard let number, number * UInt64(header.segmentSize) == header.pageAddress else {
+            throw RepositoryError(.refused, "WAL segment \(name) holds the WAL at \(WALRange.format(header.pageAddress)), "
+                + "not what its name says; not archiving it")
+        }
+    }
+
+    /// A new timeline's history must branch off a timeline this cluster has (when it has any).
+    private func checkHistory(_ name: String, _ contents: [UInt8], cluster: String) throws(RepositoryError) {
+        guard let timeline = UInt32(name.prefix(8), radix: 16),
+              let history = TimelineHistory(timeline: timeline, text: String(decoding: contents, as: UTF8.self)),
+              let parent = history.parent else {
+            throw RepositoryError(.refused, "\(name) is not a timeline history file PostgreSQL writes; not archiving it")
+        }
+        var known = Set(try walFiles(cluster: cluster).keys.compactMap { UInt32($0, radix: 16) })
+        known.remove(timeline)
+        guard !known.isEmpty, !known.contains(parent) else { return }
+        throw RepositoryError(.conflict, "timeline \(timeline) (\(name)) branches off timeline \(parent), which cluster "
+            + "\(cluster) does not have in this archive (its timelines: \(known.sorted().map(String.init).joined(separator: ", "))); "
+            + "nothing was written",
+            hint: "a server restored from another archive, or from a foreign cluster, is archiving here; stop it")
     }
 
     private func compare(_ existing: [UInt8], _ contents: [UInt8], name: String) throws(RepositoryError) -> WALPushResult {
@@ -62,38 +131,48 @@ extension BackupRepository {
     /// An archived WAL file's content, checked; nil when it is not in the archive. With `archivedBefore`, a file
     /// archived at or after that time counts as absent: a drill sees the archive as it was when its simulated
     /// disaster struck, so WAL arriving during the drill cannot flatter its RPO.
-    public func fetchWAL(name: String, archivedBefore: Date? = nil) throws(RepositoryError) -> [UInt8]? {
-        guard let timeline = WALFileName.timeline(of: name) else { return nil }
-        let path = Self.walPath(name, timeline: timeline)
+    public func fetchWAL(name: String, cluster: String, archivedBefore: Date? = nil) throws(RepositoryError) -> [UInt8]? {
+        guard WALFileName.timeline(of: name) != nil else { return nil }
+        let path = try checkedWALPath(name, cluster: cluster)
         if let archivedBefore, let archived = try store.modificationTime(path), archived >= archivedBefore { return nil }
         return try object(kind: .wal, path: path)
     }
 
     /// When a WAL file reached the archive; nil when it is not there.
-    public func walArchiveTime(name: String) throws(RepositoryError) -> Date? {
-        guard let timeline = WALFileName.timeline(of: name) else { return nil }
-        return try store.modificationTime(Self.walPath(name, timeline: timeline))
+    public func walArchiveTime(name: String, cluster: String) throws(RepositoryError) -> Date? {
+        guard WALFileName.timeline(of: name) != nil else { return nil }
+        return try store.modificationTime(try checkedWALPath(name, cluster: cluster))
     }
 
-    public func hasWAL(name: String) throws(RepositoryError) -> Bool {
-        guard let timeline = WALFileName.timeline(of: name) else { return false }
-        return try store.exists(Self.walPath(name, timeline: timeline))
+    public func hasWAL(name: String, cluster: String) throws(RepositoryError) -> Bool {
+        guard WALFileName.timeline(of: name) != nil else { return false }
+        return try store.exists(try checkedWALPath(name, cluster: cluster))
     }
 
-    /// Archived WAL file names, by timeline, sorted.
-    public func walFiles() throws(RepositoryError) -> [String: [String]] {
+    /// The clusters with archived WAL (system identifiers).
+    public func walClusters() throws(RepositoryError) -> [String] {
+        try requireCurrentFormat()
+        return try store.list("wal").filter(SystemIdentifier.isValid)
+    }
+
+    /// A cluster's archived WAL file names, by timeline (8 hex digits), sorted.
+    public func walFiles(cluster: String) throws(RepositoryError) -> [String: [String]] {
+        try requireCurrentFormat()
+        guard SystemIdentifier.isValid(cluster) else {
+            throw RepositoryError(.refused, "'\(cluster)' is not a PostgreSQL system identifier")
+        }
         var result: [String: [String]] = [:]
-        for object in try store.listAll("wal") {
+        for object in try store.listAll("wal/" + cluster) {
             let parts = object.path.split(separator: "/")
-            guard parts.count == 3, WALFileName.timeline(of: String(parts[2])) == String(parts[1]) else { continue }
-            result[String(parts[1]), default: []].append(String(parts[2]))
+            guard parts.count == 4, WALFileName.timeline(of: String(parts[3])) == String(parts[2]) else { continue }
+            result[String(parts[2]), default: []].append(String(parts[3]))
         }
         return result.mapValues { $0.sorted() }
     }
 
     /// Removes an archived WAL file (retention).
-    public func removeWAL(name: String) throws(RepositoryError) {
-        guard let timeline = WALFileName.timeline(of: name) else { return }
-        try store.remove(Self.walPath(name, timeline: timeline))
+    public func removeWAL(name: String, cluster: String) throws(RepositoryError) {
+        try requireCurrentFormat()
+        try store.remove(try checkedWALPath(name, cluster: cluster))
     }
 }

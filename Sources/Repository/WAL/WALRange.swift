@@ -8,6 +8,11 @@ public enum WALRange {
         return high << 32 | low
     }
 
+    /// A position as PostgreSQL writes it: `16/B374D848`.
+    public static func format(_ position: UInt64) -> String {
+        String(position >> 32, radix: 16, uppercase: true) + "/" + String(position & 0xFFFF_FFFF, radix: 16, uppercase: true)
+    }
+
     /// The segment file name holding `position` on `timeline`.
     public static func segmentName(timeline: Int, position: UInt64, segmentSize: UInt64) -> String {
         segmentName(timeline: timeline, segment: position / segmentSize, segmentSize: segmentSize)

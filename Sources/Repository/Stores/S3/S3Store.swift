@@ -129,11 +129,11 @@ public final class S3Store: ObjectStore {
 
     // MARK: - Writing
 
-    public func write(_ path: String, _ bytes: [UInt8], mode: WriteMode) throws(RepositoryError) -> Bool {
+    public func write(_ path: String, _ bytes: [UInt8], mode: WriteMode, storedAt: Date?) throws(RepositoryError) -> Bool {
         windows.invalidate(path)
         if bytes.count > multipartThreshold {
             if mode == .createNew, try exists(path) { return false }
-            let upload = S3Upload(store: self, path: path)
+            let upload = S3Upload(store: self, path: path, storedAt: storedAt)
             do throws(RepositoryError) {
                 try upload.append(bytes)
                 try upload.commit()
@@ -143,17 +143,17 @@ public final class S3Store: ObjectStore {
             }
             return true
         }
-        return try put(path, bytes, createNew: mode == .createNew)
+        return try put(path, bytes, createNew: mode == .createNew, storedAt: storedAt)
     }
 
     /// One PUT. With `createNew`, `If-None-Match: *` makes the server refuse to replace an object (412): false.
-    func put(_ path: String, _ bytes: [UInt8], createNew: Bool) throws(RepositoryError) -> Bool {
+    func put(_ path: String, _ bytes: [UInt8], createNew: Bool, storedAt: Date? = nil) throws(RepositoryError) -> Bool {
         let key = key(path)
         let md5 = MD5.digest(bytes)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/octet-stream"),
             ("Content-MD5", Data(md5).base64EncodedString()),
-            ("x-amz-meta-lifeboat-stored", String(Int64(Date().timeIntervalSince1970 * 1000))),
+            ("x-amz-meta-lifeboat-stored", String(Int64((storedAt ?? Date()).timeIntervalSince1970 * 1000))),
         ]
         if createNew { headers.append(("If-None-Match", "*")) }
         return try client.send("PUT", key: key, headers: headers, body: bytes) { response, attempt throws(RepositoryError) -> S3Client.Outcome<Bool> in

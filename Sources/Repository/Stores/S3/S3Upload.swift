@@ -18,12 +18,14 @@ final class S3Upload: ObjectUpload {
 
     private let store: S3Store
     private let path: String
+    private let storedAt: Date?
     private let state = Mutex(State())
     private let parts = DispatchGroup()
 
-    init(store: S3Store, path: String) {
+    init(store: S3Store, path: String, storedAt: Date? = nil) {
         self.store = store
         self.path = path
+        self.storedAt = storedAt
     }
 
     private var key: String { store.key(path) }
@@ -107,7 +109,7 @@ final class S3Upload: ObjectUpload {
         let key = key
         let id = try store.client.send("POST", key: key, query: [("uploads", "")],
                                        headers: [("Content-Type", "application/octet-stream"),
-                                                 ("x-amz-meta-lifeboat-stored", String(Int64(Date().timeIntervalSince1970 * 1000)))]) { response, _ throws(RepositoryError) -> S3Client.Outcome<String> in
+                                                 ("x-amz-meta-lifeboat-stored", String(Int64((storedAt ?? Date()).timeIntervalSince1970 * 1000)))]) { response, _ throws(RepositoryError) -> S3Client.Outcome<String> in
             guard response.status == 200 else { throw store.client.failure("CREATE MULTIPART", key, response) }
             let document = S3XML(response.body)
             guard document.complete, let id = document.fields["UploadId"], !id.isEmpty else {

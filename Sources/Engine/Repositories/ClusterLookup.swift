@@ -1,0 +1,74 @@
+import Foundation
+import Plans
+import Postgres
+import Repository
+
+/// Which repository cluster an inventory database is: by the system identifier of the running server, else (when
+/// it cannot be reached) by its inventory name among the names the cluster's backups were taken under.
+public enum ClusterLookup {
+    /// How a database was matched to its cluster.
+    public enum Evidence: String, Sendable, Codable {
+        /// The running server's system identifier.
+        case systemIdentifier = "system_identifier"
+        /// The server could not be reached; a cluster carries the database's name.
+        case name
+    }
+
+    /// The running server's system identifier (`pg_control_system()`, else `IDENTIFY_SYSTEM` on a replication
+    /// connection), or nil when the server cannot be reached within a few seconds.
+    public static func systemIdentifier(conninfo: String) -> String? {
+        let quick = conninfo + " connect_timeout=5"
+        if let connection = try? PostgresConnection(conninfo: quick) {
+            defer { connection.close() }
+            if let value = (try? connection.query("SELECT system_identifier::text FROM pg_control_system()"))?.scalar,
+               SystemIdentifier.isValid(value) {
+                return value
+            }
+        }
+        if let replication = try? ReplicationConnection(conninfo: quick) {
+            defer { replication.close() }
+            if let identity = try? replication.identifySystem(), SystemIdentifier.isValid(identity.systemIdentifier) {
+                return identity.systemIdentifier
+            }
+        }
+        return nil
+    }
+
+    /// The running server's system identifier for an inventory database.
+    public static func systemIdentifier(of entry: InventoryEntry, secrets: SecretResolver) -> String? {
+        guard let conninfo = try? Conninfo.build(entry, secrets: secrets) else { return nil }
+        return systemIdentifier(conninfo: conninfo)
+    }
+
+    /// The cluster of the database `name` among `clusters`: the one with the running server's system identifier
+    /// (`liveIdentifier`) when given, else the only one carrying the name. Nil when none matches; several clusters
+    /// carrying the name is an error (which one is meant cannot be told).
+    public static func match(database name: String, liveIdentifier: String?, in clusters: [ClusterSummary])
+        throws -> (cluster: ClusterSummary, evidence: Evidence)? {
+        if let liveIdentifier {
+            return clusters.first { $0.systemIdentifier == liveIdentifier }.map { ($0, .systemIdentifier) }
+        }
+        let named = clusters.filter { $0.names.contains(name) }
+        guard named.count <= 1 else {
+            throw LifeboatError(.invalidInput, "\(name) cannot be reached, and \(named.count) clusters carry its name: "
+                + named.map(\.label).joined(separator: ", "), hint: "start the server, or name the cluster by its system identifier")
+        }
+        return named.first.map { ($0, .name) }
+    }
+
+    /// The cluster of an inventory database in `repository` (see `match`); an error naming what was tried when none.
+    public static func cluster(of entry: InventoryEntry, secrets: SecretResolver, in repository: BackupRepository,
+                               withBackups: Bool = true) throws -> (cluster: ClusterSummary, evidence: Evidence) {
+        let all = try repository.clusters()
+        let clusters = withBackups ? all.filter { $0.backups > 0 } : all
+        let live = systemIdentifier(of: entry, secrets: secrets)
+        if let found = try match(database: entry.name, liveIdentifier: live, in: clusters) { return found }
+        let known = clusters.map(\.label).joined(separator: ", ")
+        if let live {
+            throw LifeboatError(.runFailed, "repository \(repository.location) has no backup of \(entry.name) (cluster \(live))",
+                                hint: known.isEmpty ? "run the backup plan first" : "it holds: \(known)")
+        }
+        throw LifeboatError(.runFailed, "\(entry.name) cannot be reached, and no cluster in \(repository.location) carries its name",
+                            hint: known.isEmpty ? "run the backup plan first" : "it holds: \(known)")
+    }
+}

@@ -1,0 +1,302 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+func jsonList(_ result: ProcessResult) throws -> [[String: Any]] {
+    try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+}
+
+/// Waits until the server's archiver has archived at least one more file than `before` and failed none.
+func archiverCounts(_ connection: PostgresConnection) throws -> (archived: Int, failed: Int) {
+    let row = try connection.query("SELECT archived_count, failed_count FROM pg_stat_archiver").rows.first
+    return (Int((row?[0] ?? nil) ?? "0") ?? 0, Int((row?[1] ?? nil) ?? "0") ?? 0)
+}
+
+@Suite("One repository, many clusters: backups and WAL belong to a cluster by its system identifier", .serialized)
+struct ClusterIdentityTests {
+    @Test("two clusters archive into one repository under the same WAL names; expire keeps each one's; each restores its own")
+    func twoClusters() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { a in
+            try await PostgresCluster.with(settings: setup.serverSettings) { b in
+                let sysA = try systemIdentifier(a), sysB = try systemIdentifier(b)
+                #expect(sysA != sysB)
+                let dbA = try a.connect(), dbB = try b.connect()
+                try dbA.query("CREATE TABLE t AS SELECT g AS id, 'cluster a' AS who FROM generate_series(1, 3000) g")
+                try dbB.query("CREATE TABLE t AS SELECT g AS id, 'cluster b' AS who FROM generate_series(1, 5000) g")
+                var ids: [String: [String]] = [:]
+                for round in 0..<2 {
+                    for (name, server, db) in [("orders", a, dbA), ("billing", b, dbB)] {
+                        try db.query("INSERT INTO t SELECT g, 'round \(round)' FROM generate_series(100000, 100099) g")
+                        try await waitForArchive(db)
+                        let backup = try setup.lifeboat(["backup", "--conninfo", server.conninfo(), "--source", name, "--json"])
+                        #expect(backup.status == 0, "\(backup.stderr)")
+                        ids[name, default: []].append(try #require(try json(backup)["id"] as? String))
+                        try db.query("DELETE FROM t WHERE id >= 100000")
+                    }
+                }
+                try await waitForArchive(dbA)
+                try await waitForArchive(dbB)
+                // Both archived everything, though their segment names are the same.
+                #expect(try archiverCounts(dbA).failed == 0)
+                #expect(try archiverCounts(dbB).failed == 0)
+                let namesA = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysA)/00000001")
+                let namesB = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysB)/00000001")
+                #expect(!Set(namesA.filter { $0.count == 24 }).intersection(namesB.filter { $0.count == 24 }).isEmpty)
+
+                // backup list groups by cluster and filters by name or system identifier.
+                let listed = try jsonList(try setup.lifeboat(["backup", "list", "--json"]))
+                #expect(listed.count == 4)
+                #expect(Set(listed.compactMap { $0["cluster"] as? String }) == ["orders", "billing"])
+                #expect(listed.map { $0["cluster"] as? String } == ["billing", "billing", "orders", "orders"])
+                let onlyA = try jsonList(try setup.lifeboat(["backup", "list", "--cluster", "orders", "--json"]))
+                #expect(onlyA.map { $0["id"] as? String } == ids["orders"]!.map { Optional($0) })
+                let bySystem = try jsonList(try setup.lifeboat(["backup", "list", "--cluster", sysB, "--json"]))
+                #expect(bySystem.map { $0["id"] as? String } == ids["billing"]!.map { Optional($0) })
+                let table = try setup.lifeboat(["backup", "list"])
+                #expect(table.stdout.contains("CLUSTER"))
+                #expect(table.stdout.contains("cluster orders: system identifier \(sysA)"))
+
+                // keep-last 1 keeps the newest backup of each cluster.
+                let dry = try json(try setup.lifeboat(["repo", "expire", "--keep-last", "1", "--dry-run", "--json"]))
+                #expect(Set(dry["kept"] as? [String] ?? []) == [ids["orders"]![1], ids["billing"]![1]])
+                #expect(Set(dry["removed"] as? [String] ?? []) == [ids["orders"]![0], ids["billing"]![0]])
+                let expired = try setup.lifeboat(["repo", "expire", "--keep-last", "1"])
+                #expect(expired.status == 0, "\(expired.stderr)")
+                #expect(expired.stdout.contains("orders (\(sysA)): kept 1 backups, removed 1"))
+                #expect(expired.stdout.contains("billing (\(sysB)): kept 1 backups, removed 1"))
+                let remaining = try jsonList(try setup.lifeboat(["backup", "list", "--json"]))
+                #expect(Set(remaining.compactMap { $0["id"] as? String }) == [ids["orders"]![1], ids["billing"]![1]])
+
+                let verify = try setup.lifeboat(["verify", "--read-data"])
+                #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+                // Restores: one cluster each, never the other's WAL; without --cluster, the choice is refused.
+                let ambiguous = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("nowhere")])
+                #expect(ambiguous.status == 2, "\(ambiguous.stderr)")
+                #expect(ambiguous.stderr.contains("2 clusters") && ambiguous.stderr.contains(sysA) && ambiguous.stderr.contains(sysB))
+                #expect(!FileManager.default.fileExists(atPath: setup.bench.folder.file("nowhere")))
+                for (name, expected, who) in [("orders", "3000", "cluster a"), (sysB, "5000", "cluster b")] {
+                    let restored = try await setup.restoreAndStart(["--cluster", name])
+                    defer { restored.stop() }
+                    let db = try restored.connect()
+                    #expect(try db.query("SELECT count(*) FROM t").scalar == expected)
+                    #expect(try db.query("SELECT DISTINCT who FROM t").scalar == who)
+                }
+
+                // A segment of B pushed as A's is refused: by --cluster, and from A's data directory.
+                let segment = try #require(namesB.filter { $0.count == 24 }.sorted().last)
+                try FileManager.default.createDirectory(atPath: setup.bench.folder.file("from-b"), withIntermediateDirectories: true)
+                let fetched = setup.bench.folder.file("from-b/" + segment)
+                #expect(try setup.lifeboat(["wal", "fetch", segment, fetched, "--cluster", sysB]).status == 0)
+                let impostor = setup.bench.folder.file("impostor")
+                try FileManager.default.createDirectory(atPath: impostor + "/pg_wal", withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: impostor + "/global", withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: a.dataDirectory + "/global/pg_control", toPath: impostor + "/global/pg_control")
+                let renamed = "0000000100000000000000F0"
+                try FileManager.default.copyItem(atPath: fetched, toPath: impostor + "/pg_wal/" + renamed)
+                let before = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysA)/00000001").sorted()
+                for arguments in [["wal", "push", fetched, "--cluster", sysA], ["wal", "push", impostor + "/pg_wal/" + renamed]] {
+                    let refused = try setup.lifeboat(arguments)
+                    #expect(refused.status == 1, "\(arguments): \(refused.stderr)")
+                    #expect(refused.stderr.contains("belongs to cluster \(sysB)") || refused.stderr.contains("not what its name says"),
+                            "\(refused.stderr)")
+                }
+                #expect(try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysA)/00000001").sorted() == before)
+                // Pushed for B, it is B's and already there.
+                #expect(try setup.lifeboat(["wal", "push", fetched, "--cluster", sysB]).status == 0)
+
+                // status finds each database's backups by the running server's system identifier.
+                let inventory = try setup.bench.folder.write("inventory.yaml", """
+                    databases:
+                      shop: { host: \(a.socketDirectory), port: \(a.port), user: postgres, dbname: postgres }
+                      ledger: { host: \(b.socketDirectory), port: \(b.port), user: postgres, dbname: postgres }
+                    repositories:
+                      primary: { location: \(setup.repo), key_file: \(setup.keyFile) }
+                    """)
+                let status = try setup.bench.run(["status", "--inventory", inventory, "--json"])
+                let rows = try #require(try json(status)["databases"] as? [[String: Any]])
+                let shop = try #require(rows.first { $0["database"] as? String == "shop" })
+                let ledger = try #require(rows.first { $0["database"] as? String == "ledger" })
+                #expect(shop["newest_backup"] as? String == ids["orders"]![1])
+                #expect(shop["cluster"] as? String == sysA && shop["cluster_found_by"] as? String == "system_identifier")
+                #expect(ledger["newest_backup"] as? String == ids["billing"]![1])
+                #expect(ledger["cluster"] as? String == sysB)
+            }
+        }
+    }
+
+    @Test("a restored copy archives nothing by default; one that does (preserve) cannot redirect latest restores of production")
+    func restoresDoNotArchive() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { production in
+            let cluster = try systemIdentifier(production)
+            let db = try production.connect()
+            try db.query("CREATE TABLE orders (id int PRIMARY KEY, phase text)")
+            try db.query("INSERT INTO orders SELECT g, 'before the backup' FROM generate_series(1, 1000) g")
+            #expect(try setup.lifeboat(["backup", "--conninfo", production.conninfo()]).status == 0)
+            try db.query("INSERT INTO orders SELECT g, 'before the target' FROM generate_series(1001, 1100) g")
+            try await Task.sleep(for: .milliseconds(1100))
+            let target = try #require(try db.query(
+                "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").scalar)
+            try await Task.sleep(for: .milliseconds(1100))
+            try db.query("INSERT INTO orders SELECT g, 'after the target' FROM generate_series(1101, 1200) g")
+            try await waitForArchive(db)
+            let wal = setup.repo + "/wal/\(cluster)"
+
+            // A point-in-time restore, started and promoted with the settings lifeboat wrote: it archives nothing.
+            let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
+            var arguments = ["restore", "--to", scratch.file("pgdata"), "--target-time", target]
+            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
+            let restored = try setup.lifeboat(arguments)
+            #expect(restored.status == 0, "\(restored.stderr)")
+            let lastLine = restored.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(lastLine.contains("archive_mode is off"), "\(restored.stdout)")
+            #expect(restored.stdout.contains("recovery follows timeline 1"))
+            let autoConf = try String(contentsOfFile: scratch.file("pgdata/postgresql.auto.conf"), encoding: .utf8)
+            #expect(autoConf.contains("archive_mode = 'off'"))
+            #expect(autoConf.contains("wal fetch %f %p") && autoConf.contains("--cluster \(cluster)"))
+            let test = try PostgresCluster.start(existing: scratch)
+            do {
+                let copy = try test.connect()
+                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+                #expect(promoted, "\(test.serverLog)")
+                #expect(try copy.query("SELECT count(*) FROM orders").scalar == "1100")
+                #expect(try copy.query("SHOW archive_mode").scalar == "off")
+                try copy.query("INSERT INTO orders VALUES (5000, 'written on the test copy')")
+                _ = try copy.query("SELECT pg_switch_wal()")
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try archiverCounts(copy).archived == 0)
+            }
+            test.stop()
+            #expect(!FileManager.default.fileExists(atPath: wal + "/00000002"))
+
+            try db.query("INSERT INTO orders SELECT g, 'production goes on' FROM generate_series(1201, 1300) g")
+            try await waitForArchive(db)
+            do {
+                let latest = try await setup.restoreAndStart([])
+                defer { latest.stop() }
+                #expect(try latest.connect().query("SELECT count(*) FROM orders").scalar == "1300")
+            }
+
+            // The same restore with --archive-mode preserve: promoted, it archives timeline 2 into the repository.
+            let preserved = try TemporaryDirectory(prefix: "lifeboat-restored")
+            arguments = ["restore", "--to", preserved.file("pgdata"), "--target-time", target, "--archive-mode", "preserve"]
+            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
+            let kept = try setup.lifeboat(arguments)
+            #expect(kept.status == 0, "\(kept.stderr)")
+            #expect(kept.stdout.split(separator: "\n").last?.contains("--archive-mode preserve") == true)
+            let branch = try PostgresCluster.start(existing: preserved)
+            do {
+                let copy = try branch.connect()
+                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+                #expect(promoted, "\(branch.serverLog)")
+                try copy.query("INSERT INTO orders VALUES (6000, 'written on the branch')")
+                try await waitForArchive(copy)
+            }
+            branch.stop()
+            #expect(FileManager.default.fileExists(atPath: wal + "/00000002/00000002.history"))
+
+            // Production goes on on timeline 1: a latest restore follows it, not the branch, and says so.
+            try db.query("INSERT INTO orders SELECT g, 'after the branch' FROM generate_series(1301, 1400) g")
+            try await waitForArchive(db)
+            let scratch2 = try TemporaryDirectory(prefix: "lifeboat-restored")
+            arguments = ["restore", "--to", scratch2.file("pgdata")]
+            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
+            let again = try setup.lifeboat(arguments)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdout.contains("recovery follows timeline 1"), "\(again.stdout)")
+            #expect(again.stderr.contains("2 timelines that branch apart"), "\(again.stderr)")
+            let conf = try String(contentsOfFile: scratch2.file("pgdata/postgresql.auto.conf"), encoding: .utf8)
+            #expect(conf.contains("recovery_target_timeline = '1'"))
+            let production2 = try PostgresCluster.start(existing: scratch2, options: "-c archive_mode=off")
+            do {
+                defer { production2.stop() }
+                let copy = try production2.connect()
+                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+                #expect(promoted, "\(production2.serverLog)")
+                #expect(try copy.query("SELECT count(*) FROM orders").scalar == "1400")
+                #expect(try copy.query("SELECT count(*) FROM orders WHERE id = 6000").scalar == "0")
+            }
+            // The branch stays reachable on purpose.
+            do {
+                let onBranch = try await setup.restoreAndStart(["--target-timeline", "2"])
+                defer { onBranch.stop() }
+                #expect(try onBranch.connect().query("SELECT phase FROM orders WHERE id = 6000").scalar == "written on the branch")
+            }
+            let verify = try setup.lifeboat(["verify", "--read-data"])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        }
+    }
+
+    @Test("two backups started at once both commit, with ids of their own")
+    func sameSecond() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            try source.connect().query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+            let arguments = ["backup", "--conninfo", source.conninfo(), "--json", "--repo", setup.repo, "--key-file", setup.keyFile]
+            let first = try setup.bench.cli.start(arguments)
+            let second = try setup.bench.cli.start(arguments)
+            let results = [first.wait(), second.wait()]
+            for result in results { #expect(result.status == 0, "\(result.stderr)") }
+            let ids = try results.map { try #require(try JSONSerialization.jsonObject(with: Data($0.stdout.utf8)) as? [String: Any])["id"] as? String }
+            #expect(Set(ids).count == 2)
+            #expect(try jsonList(try setup.lifeboat(["backup", "list", "--json"])).count == 2)
+            #expect(try setup.lifeboat(["verify"]).status == 0)
+        }
+    }
+
+    @Test("after a failover the promoted standby's status shows its cluster's backups, taken under the old primary's name")
+    func statusAfterFailover() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { primary in
+            let db = try primary.connect()
+            try db.query("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+            let standby = try PostgresCluster.standby(of: primary)
+            defer { standby.stop() }
+            var ids: [String] = []
+            for _ in 0..<2 {
+                let backup = try setup.lifeboat(["backup", "--conninfo", primary.conninfo(), "--source", "orders", "--json"])
+                #expect(backup.status == 0, "\(backup.stderr)")
+                ids.append(try #require(try json(backup)["id"] as? String))
+            }
+            try await waitForArchive(db)
+            primary.stop()
+            let promoted = try standby.connect()
+            #expect(try promoted.query("SELECT pg_promote(true, 60)").scalar == "t")
+            try promoted.query("INSERT INTO t VALUES (0)")
+            try await waitForArchive(promoted)
+
+            let inventory = try setup.bench.folder.write("inventory.yaml", """
+                databases:
+                  orders-standby: { host: \(standby.socketDirectory), port: \(standby.port), user: postgres, dbname: postgres }
+                  orders: { host: \(primary.socketDirectory), port: \(primary.port), user: postgres, dbname: postgres }
+                repositories:
+                  primary: { location: \(setup.repo), key_file: \(setup.keyFile) }
+                """)
+            let status = try setup.bench.run(["status", "--inventory", inventory, "--json"])
+            let rows = try #require(try json(status)["databases"] as? [[String: Any]], "\(status.stdout)\(status.stderr)")
+            let promotedRow = try #require(rows.first { $0["database"] as? String == "orders-standby" })
+            #expect(promotedRow["newest_backup"] as? String == ids[1], "\(status.stdout)")
+            #expect(promotedRow["cluster_found_by"] as? String == "system_identifier")
+            #expect(promotedRow["within_targets"] as? Bool == true, "\(promotedRow)")
+            #expect((promotedRow["newest_wal"] as? String)?.hasPrefix("00000002") == true, "\(promotedRow)")
+            // The old primary is down: its backups are still found, by the name they were taken under.
+            let oldRow = try #require(rows.first { $0["database"] as? String == "orders" })
+            #expect(oldRow["newest_backup"] as? String == ids[1])
+            #expect(oldRow["cluster_found_by"] as? String == "name")
+            let table = try setup.bench.run(["status", "--inventory", inventory])
+            #expect(!table.stdout.contains("none"), "\(table.stdout)")
+
+            // A backup of the promoted server continues the same cluster, under its new name.
+            let after = try setup.lifeboat(["backup", "--conninfo", standby.conninfo(), "--source", "orders-standby", "--json"])
+            #expect(after.status == 0, "\(after.stderr)")
+            #expect(try json(after)["timeline"] as? Int == 2)
+            let listed = try jsonList(try setup.lifeboat(["backup", "list", "--json"]))
+            #expect(listed.count == 3)
+            #expect(Set(listed.compactMap { $0["cluster"] as? String }) == ["orders-standby"])
+            #expect(try setup.lifeboat(["backup", "list", "--cluster", "orders", "--json"]).status == 0)
+        }
+    }
+}
