@@ -156,8 +156,21 @@ CONF
         "$LIFEBOAT" wal push "$dir/pgdata/pg_wal/$segment" --repo "$walrepo" --key-file "$dir/wal-bench.key"
     done
     end=$(date +%s.%N)
-    echo -e "$name\twal push\t$(echo "$count / ($end - $start)" | bc -l)" >> "$WORK/wal.tsv"
+    echo -e "$name\tlifeboat wal push\t$(echo "$count / ($end - $start)" | bc -l)" >> "$WORK/wal.tsv"
     rm -rf "$walrepo"
+    # The same segments through pgBackRest's archive-push, into a fresh repository of its own.
+    install -d -o postgres -g postgres -m 700 "$dir/pgbackrest-walbench"
+    sed "s|^repo1-path=.*|repo1-path=$dir/pgbackrest-walbench|" "$dir/pgbackrest.conf" > "$dir/pgbackrest-walbench.conf"
+    chown postgres:postgres "$dir/pgbackrest-walbench.conf"
+    local pgbrwal="pgbackrest --config=$dir/pgbackrest-walbench.conf --stanza=bench"
+    as_pg $pgbrwal stanza-create >/dev/null
+    start=$(date +%s.%N)
+    for segment in $segments; do
+        as_pg $pgbrwal archive-push "$dir/pgdata/pg_wal/$segment"
+    done
+    end=$(date +%s.%N)
+    echo -e "$name\tpgbackrest archive-push\t$(echo "$count / ($end - $start)" | bc -l)" >> "$WORK/wal.tsv"
+    rm -rf "$dir/pgbackrest-walbench"
 
     wait_archived "$dir/sock" "$port"
     measure "$name" "lifeboat backup" "$LIFEBOAT" backup --repo "$dir/lifeboat-repo" --key-file "$key" --conninfo "$conn"
@@ -242,9 +255,14 @@ for dataset, entries in by.items():
         ref = base["lifeboat restore"] if "restore" in tool else base["lifeboat backup"]
         print(f"  {tool:32} {wall:8.1f} {size/1e6/wall:7.0f} {cpu:7.1f} {rss:7d} {wall/ref:11.2f}x")
     print()
+wal = collections.defaultdict(dict)
 for l in open(sys.argv[3]):
     name, what, value = l.rstrip("\n").split("\t")
-    print(f"{name}: lifeboat wal push (archive_command, one process per 16 MiB segment, key file): {float(value):.1f} segments/s")
+    wal[name][what] = float(value)
+for name, rates in wal.items():
+    lifeboat, pgbackrest = rates.get("lifeboat wal push", 0), rates.get("pgbackrest archive-push", 0)
+    print(f"{name}: archive_command, one process per 16 MiB segment: lifeboat wal push {lifeboat:.1f} segments/s, "
+          f"pgbackrest archive-push {pgbackrest:.1f} segments/s ({lifeboat / pgbackrest if pgbackrest else 0:.2f}x)")
 for l in open(sys.argv[4]):
     name, what, value = l.rstrip("\n").split("\t")
     print(f"{name}: {what}: {value} S3 requests")

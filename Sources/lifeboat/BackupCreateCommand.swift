@@ -23,7 +23,7 @@ struct BackupCreateCommand: ParsableCommand {
     @Option(help: "The database's name in the inventory (instead of --conninfo).")
     var database: String?
 
-    @Option(help: "A name for where the backup came from (default: the host in the connection string).")
+    @Option(help: "The name to take the backup under (default: the --database name, else the cluster's name in the repository, else the host in the connection string).")
     var source: String?
 
     @Option(help: "Checkpoint before the backup: fast (start now) or spread (gentler on the server).")
@@ -58,12 +58,14 @@ struct BackupCreateCommand: ParsableCommand {
             connection = conninfo ?? ""
         }
         var options = BaseBackup.Options(conninfo: connection, source: source ?? database ?? Self.host(in: connection))
+        options.sourceIsFallback = source == nil && database == nil
         options.fastCheckpoint = checkpoint == "fast"
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("backed up") }
         let manifest: BackupManifest
         do {
             if mode == "local" {
                 var local = LocalBackup.Options(conninfo: connection, source: options.source)
+                local.sourceIsFallback = options.sourceIsFallback
                 local.fastCheckpoint = options.fastCheckpoint
                 local.dataDirectory = pgdata
                 manifest = try LocalBackup.run(into: opened, options: local)

@@ -132,6 +132,7 @@ struct RestoreCommand: ParsableCommand {
             output.timeline = noArchive ? nil : selection.timeline
             output.timelineReason = noArchive ? nil : selection.timelineReason
             output.archiveMode = options.archiveMode.rawValue
+            output.restorePointLSN = selection.restorePoint.map { WALRange.format($0.lsn) }
             try Console.json(output)
             return
         }
@@ -140,6 +141,10 @@ struct RestoreCommand: ParsableCommand {
             + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
             + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
         if !noArchive { Console.out("recovery follows \(selection.timelineReason)") }
+        if let point = selection.restorePoint, case .name(let name) = options.target {
+            Console.out("recovery stops at restore point '\(name)' at \(WALRange.format(point.lsn)) "
+                + "(\(Console.time(point.time))), the first after backup \(summary.backup.id)")
+        }
         Console.out(options.archiveMode == .off
             ? "archive_mode is off in the restored server: it will not archive into any repository "
                 + "(for a failover or migration, restore with --archive-mode preserve)"
@@ -195,8 +200,10 @@ struct RestoreSummary: Encodable {
     var timeline: UInt32?
     var timelineReason: String?
     var archiveMode: String?
+    var restorePointLSN: String?
 
     enum CodingKeys: String, CodingKey {
+        case restorePointLSN = "restore_point_lsn"
         case backup, destination, files, bytes, seconds, requests, cluster, timeline
         case reusedBytes = "reused_bytes", clusterName = "cluster_name", timelineReason = "timeline_reason"
         case archiveMode = "archive_mode"

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Repository
 import TestSupport
 import Testing
 
@@ -97,6 +98,62 @@ struct BackupRestoreTests {
             let dumpRestored = try dumpAll(latest)
             #expect(dumpSource == dumpRestored)
             #expect(dumpRestored.contains("after the target"))
+        }
+    }
+
+    @Test("named and LSN targets start from the newest backup before them: a restore point is found in the archived WAL")
+    func namedTargets() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t (id int PRIMARY KEY, pad text)")
+            let first = try json(try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"]))
+            // Enough WAL that the restore point sits segments after the backup, records spanning pages.
+            for round in 0..<3 {
+                try db.query("INSERT INTO t SELECT g, repeat(md5(g::text), 40) FROM generate_series(\(round * 3000 + 1), \((round + 1) * 3000)) g")
+                _ = try db.query("SELECT pg_switch_wal()")
+            }
+            try db.query("INSERT INTO t VALUES (100000, 'just before the restore point')")
+            let pointEnd = try #require(try db.query("SELECT pg_create_restore_point('before-migration')::text").scalar)
+            let lsnTarget = try #require(try db.query("SELECT pg_current_wal_lsn()::text").scalar)
+            try db.query("INSERT INTO t VALUES (100001, 'after the restore point')")
+            let second = try json(try setup.lifeboat(["backup", "--conninfo", source.conninfo(), "--json"]))
+            try db.query("INSERT INTO t VALUES (100002, 'after the second backup')")
+            try await waitForArchive(db)
+
+            let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
+            var arguments = ["restore", "--to", scratch.file("pgdata"), "--target-name", "before-migration", "--json"]
+            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
+            let named = try setup.lifeboat(arguments)
+            #expect(named.status == 0, "\(named.stderr)")
+            let summary = try json(named)
+            #expect(summary["backup"] as? String == first["id"] as? String)  // the second backup is after the point
+            let found = try #require(WALRange.parse(summary["restore_point_lsn"] as? String ?? ""))
+            let end = try #require(WALRange.parse(pointEnd))
+            #expect(found < end && end - found < 256, "restore point at \(WALRange.format(found)), its record ends at \(pointEnd)")
+            let server = try PostgresCluster.start(existing: scratch, options: "-c archive_mode=off")
+            do {
+                defer { server.stop() }
+                let restored = try server.connect()
+                let promoted = await eventually(60) { (try? restored.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+                #expect(promoted, "\(server.serverLog)")
+                #expect(try restored.query("SELECT count(*) FROM t").scalar == "9001")
+                #expect(try restored.query("SELECT max(id) FROM t").scalar == "100000")
+            }
+
+            // An LSN before the second backup: the first; one after it: the second.
+            let before = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("lsn1"), "--target-lsn", lsnTarget,
+                                             "--json"])
+            #expect(try json(before)["backup"] as? String == first["id"] as? String, "\(before.stderr)")
+            let latestLSN = try #require(try db.query("SELECT pg_current_wal_lsn()::text").scalar)
+            let after = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("lsn2"), "--target-lsn", latestLSN, "--json"])
+            #expect(try json(after)["backup"] as? String == second["id"] as? String, "\(after.stderr)")
+
+            // A name the archive does not have: refused before anything is written.
+            let missing = try setup.lifeboat(["restore", "--to", setup.bench.folder.file("nowhere"), "--target-name", "no-such-point"])
+            #expect(missing.status == 2, "\(missing.stderr)")
+            #expect(missing.stderr.contains("no restore point named 'no-such-point'"))
+            #expect(!FileManager.default.fileExists(atPath: setup.bench.folder.file("nowhere")))
         }
     }
 

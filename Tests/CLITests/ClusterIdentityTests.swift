@@ -123,6 +123,22 @@ struct ClusterIdentityTests {
                 #expect(shop["cluster"] as? String == sysA && shop["cluster_found_by"] as? String == "system_identifier")
                 #expect(ledger["newest_backup"] as? String == ids["billing"]![1])
                 #expect(ledger["cluster"] as? String == sysB)
+
+                // A drill restores the database's own cluster, recognised by its running server.
+                try setup.bench.plan("drill.yaml", """
+                    plan: ledger-drill
+                    kind: drill
+                    inventory: inventory.yaml
+                    targets: { rpo: 1h, rto: 4h }
+                    steps:
+                      - { id: restore, uses: postgres.restore, with: { database: ledger, repository: primary, target: latest } }
+                      - id: check
+                        uses: postgres.check
+                        needs: restore
+                        with: { checks: [ { name: ledger rows, sql: "SELECT count(*) FROM t WHERE who = 'cluster b'", equals: "5000" } ] }
+                    """)
+                let drill = try setup.bench.run(["run", setup.bench.folder.file("drill.yaml")])
+                #expect(drill.status == 0, "\(drill.stdout)\(drill.stderr)")
             }
         }
     }

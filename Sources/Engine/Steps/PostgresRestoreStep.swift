@@ -15,6 +15,8 @@ enum PostgresRestoreStep {
             ParameterSpec("target", .string,
                           "drill-start (default: the archive as it was when the drill began), latest, or a UTC time"),
             ParameterSpec("backup", .string, "a backup id (default: the newest one before the target)"),
+            ParameterSpec("cluster", .string,
+                          "the cluster, by name or system identifier (default: the database's, by its running server's system identifier, else by name)"),
             ParameterSpec("directory", .string, "where scratch servers are created (default: the temporary folder)"),
             ParameterSpec("bin_dir", .string, "PostgreSQL 15's programs (default: LIFEBOAT_PG_BIN or /usr/lib/postgresql/15/bin)"),
         ],
@@ -46,6 +48,7 @@ enum PostgresRestoreStep {
         }
         let target = recoveryTarget
         let backupId = try context.string("backup")
+        let clusterSelector = try context.string("cluster")
         let parent = try context.string("directory")
         let binDirectory = try ServerUser.binDirectory(try context.string("bin_dir"))
         let keyFile = try repositoryEntry.fields["key_file"]?.stringValue.map { try context.secrets.resolve($0) }
@@ -58,7 +61,7 @@ enum PostgresRestoreStep {
             // The source as it is at the drill's start, when it can be reached: heartbeat and size.
             let source = SourceFacts.read(conninfo: sourceConninfo)
             let selection = try chooseBackup(repository, database: databaseEntry, secrets: secrets, id: backupId,
-                                             target: target, cutoff: cutoff)
+                                             cluster: clusterSelector, target: target, cutoff: cutoff)
             let manifest = selection.manifest
             let server = try ScratchServer(parent: parent, binDirectory: binDirectory)
             session.register(server, step: step, database: databaseEntry.name)
@@ -117,10 +120,12 @@ enum PostgresRestoreStep {
     /// server's system identifier, else by name) that finished before the drill's cut-off, on the timeline still
     /// being archived.
     static func chooseBackup(_ repository: BackupRepository, database: InventoryEntry, secrets: SecretResolver,
-                             id: String?, target: RecoveryTarget, cutoff: Date?) throws -> RecoverySelection {
-        let cluster = id == nil ? try ClusterLookup.cluster(of: database, secrets: secrets, in: repository).cluster : nil
+                             id: String?, cluster selector: String? = nil, target: RecoveryTarget,
+                             cutoff: Date?) throws -> RecoverySelection {
+        let cluster = id == nil && selector == nil
+            ? try ClusterLookup.cluster(of: database, secrets: secrets, in: repository).cluster.systemIdentifier : selector
         do {
-            return try Restore.select(repository, backup: id, cluster: cluster?.systemIdentifier, target: target,
+            return try Restore.select(repository, backup: id, cluster: cluster, target: target,
                                       finishedBefore: cutoff, archivedBefore: cutoff)
         } catch let error as RepositoryError {
             throw LifeboatError(error)

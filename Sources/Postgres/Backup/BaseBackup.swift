@@ -20,6 +20,8 @@ public enum BaseBackup {
         public var conninfo: String
         /// Where the backup came from, for listings (an inventory name or a host).
         public var source: String
+        /// `source` is only a fallback (the host): a cluster the repository knows keeps its name.
+        public var sourceIsFallback = false
         public var fastCheckpoint = true
         /// Where the WAL that makes the backup consistent is kept. Nil: the archive when the server archives
         /// (`archive_mode` on), else inside the backup.
@@ -145,7 +147,10 @@ public enum BaseBackup {
             logicalBytes: logicalBytes, newStoredBytes: stored.newBytes, chunks: stored.ids.count,
             newChunks: stored.newChunks, files: manifestFiles.filter { $0.kind == "file" }.count)
         let manifest = BackupManifest(
-            id: id, label: "lifeboat \(id)", source: options.source, systemIdentifier: identity.systemIdentifier,
+            id: id, label: "lifeboat \(id)",
+            source: try sourceName(options.source, fallback: options.sourceIsFallback, cluster: identity.systemIdentifier,
+                                   in: repository),
+            systemIdentifier: identity.systemIdentifier,
             timeline: timeline, startLSN: startLSN, stopLSN: stopLSN, startTime: started, stopTime: Date(),
             postgresVersion: connection.serverVersion, walIncluded: includeWAL, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize,
@@ -172,6 +177,15 @@ public enum BaseBackup {
                 + "Set archive_command to `lifeboat wal push %p --repo \(repository.location) --key-file ...`, or back up "
                 + "with the WAL included")
         }
+    }
+
+    /// The name a backup is taken under: the given one, or, when that is only the host, the name the cluster
+    /// already has in the repository.
+    static func sourceName(_ given: String, fallback: Bool, cluster: String, in repository: BackupRepository) throws -> String {
+        guard fallback, SystemIdentifier.isValid(cluster), let known = try repository.clusterRecord(cluster)?.name else {
+            return given
+        }
+        return known
     }
 
     /// `16MB` (SHOW's unit text) in bytes.

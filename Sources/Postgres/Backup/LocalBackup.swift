@@ -14,6 +14,8 @@ public enum LocalBackup {
     public struct Options: Sendable {
         public var conninfo: String
         public var source: String
+        /// `source` is only a fallback (the host): a cluster the repository knows keeps its name.
+        public var sourceIsFallback = false
         /// Read from here instead of the server's `data_directory` (e.g. when it is mounted elsewhere).
         public var dataDirectory: String?
         public var fastCheckpoint = true
@@ -159,7 +161,10 @@ public enum LocalBackup {
             chunks: manifestFiles.reduce(0) { $0 + $1.chunks.count }, newChunks: stored.newChunks,
             files: manifestFiles.filter { $0.kind == "file" }.count, readBytes: readBytes)
         let manifest = BackupManifest(
-            id: id, label: label, source: options.source, systemIdentifier: systemIdentifier, timeline: timeline,
+            id: id, label: label,
+            source: try BaseBackup.sourceName(options.source, fallback: options.sourceIsFallback, cluster: systemIdentifier,
+                                              in: repository),
+            systemIdentifier: systemIdentifier, timeline: timeline,
             startLSN: startLSN, stopLSN: stopLSN, startTime: started, stopTime: Date(),
             postgresVersion: connection.serverVersion, walIncluded: false, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize, tablespaces: tablespaces, files: manifestFiles,

@@ -127,9 +127,9 @@ extension Restore {
                 }
                 upper = stop
             }
-            throw RestoreError(description: "no restore point named '\(name)' in the archive of cluster \(cluster.label) "
+            throw RepositoryError(.notFound, "no restore point named '\(name)' in the archive of cluster \(cluster.label) "
                 + "after any of its backups" + (timeline.map { " on timeline \($0.timeline)" } ?? ""),
-                damaged: false)
+                hint: "restore points are made with SELECT pg_create_restore_point('name'); the name is case-sensitive")
         }
         func describe(_ timeline: ArchivedTimeline) -> String {
             guard let segment = timeline.newestSegment, let time = timeline.newestArchived else {

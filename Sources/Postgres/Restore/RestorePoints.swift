@@ -48,7 +48,8 @@ public enum RestorePoints {
         // From the start of the segment (a position inside a record cannot be read from), keeping what is after `from`.
         try reader.scan(from: from / segmentSize * segmentSize, through: through) { record in
             guard record.lsn >= from, record.resourceManager == 0, record.info & 0xF0 == 0x70,
-                  let data = record.mainData(), data.count >= 8 + 64 else { return }
+                  let main = record.mainData(), main.count >= 8 + 64 else { return }
+            let data = Array(main)
             var micros: Int64 = 0
             for index in 0..<8 { micros |= Int64(data[index]) << (8 * index) }
             let nameBytes = data[8..<(8 + 64)].prefix { $0 != 0 }
