@@ -18,13 +18,14 @@ public enum ClusterLookup {
     /// connection), or nil when the server cannot be reached within a few seconds.
     public static func systemIdentifier(conninfo: String) -> String? {
         let quick = conninfo + " connect_timeout=5"
-        if let connection = try? PostgresConnection(conninfo: quick) {
-            defer { connection.close() }
-            if let value = (try? connection.query("SELECT system_identifier::text FROM pg_control_system()"))?.scalar,
-               SystemIdentifier.isValid(value) {
-                return value
-            }
+        // A server that cannot be reached at all is not tried twice.
+        guard let connection = try? PostgresConnection(conninfo: quick) else { return nil }
+        defer { connection.close() }
+        if let value = (try? connection.query("SELECT system_identifier::text FROM pg_control_system()"))?.scalar,
+           SystemIdentifier.isValid(value) {
+            return value
         }
+        // Reachable, but the function is not allowed to this user: IDENTIFY_SYSTEM needs only replication rights.
         if let replication = try? ReplicationConnection(conninfo: quick) {
             defer { replication.close() }
             if let identity = try? replication.identifySystem(), SystemIdentifier.isValid(identity.systemIdentifier) {

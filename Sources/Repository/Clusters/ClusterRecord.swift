@@ -151,7 +151,9 @@ extension BackupRepository {
         }
         for id in try walClusters() {
             var summary = entry(id)
-            summary.timelines = try walFiles(cluster: id).keys.compactMap { UInt32($0, radix: 16) }.sorted()
+            // The timeline folders only (not every WAL file).
+            summary.timelines = try store.list("wal/" + id).filter { $0.utf8.count == 8 }
+                .compactMap { UInt32($0, radix: 16) }.sorted()
             summaries[id] = summary
         }
         return summaries.values.sorted { ($0.displayName, $0.systemIdentifier) < ($1.displayName, $1.systemIdentifier) }
