@@ -149,7 +149,11 @@ CONF
     local walrepo="$dir/wal-bench-repo" segments count start end
     "$LIFEBOAT" repo init --repo "$walrepo" --passphrase-file "$pass" >/dev/null
     "$LIFEBOAT" repo key export --repo "$walrepo" --passphrase-file "$pass" --to "$dir/wal-bench.key" >/dev/null
-    segments=$(ls "$dir/pgdata/pg_wal" | grep -E '^[0-9A-F]{24}$' | head -32)
+    # Only segments PostgreSQL has written (before the current one): files after it are recycled segments still
+    # holding old WAL under their new name, which lifeboat refuses (their page headers name another position).
+    local current
+    current=$(as_pg psql -h "$dir/sock" -p "$port" -U postgres -Atc "SELECT pg_walfile_name(pg_current_wal_lsn())")
+    segments=$(ls "$dir/pgdata/pg_wal" | grep -E '^[0-9A-F]{24}$' | awk -v current="$current" '$0 < current' | tail -32)
     count=$(echo "$segments" | wc -l)
     start=$(date +%s.%N)
     for segment in $segments; do

@@ -10,7 +10,8 @@ struct RepoUpgradeCommand: ParsableCommand {
         discussion: """
             Moves every archived WAL file into its cluster's folder (the cluster read from each segment's own \
             header), records each cluster, then marks the repository format 3, and only then removes the old \
-            files. Safe to interrupt: before the format changes, the repository is still a complete format 2 \
+            files. A file whose cluster cannot be told stops it before anything changes, named; --assign says \
+            whose it is. Safe to interrupt: before the format changes, the repository is still a complete format 2 \
             repository; after, a complete format 3 one. Run it again to finish. It takes the repository lock: \
             no backup, gc or expire may run meanwhile; WAL pushes to the repository are refused until it is \
             done (PostgreSQL keeps the WAL and retries).
@@ -19,8 +20,21 @@ struct RepoUpgradeCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryArguments
 
+    @Option(name: .customLong("assign"),
+            help: "Whose an old WAL file is when it cannot be told from the files: PATH=SYSTEM-IDENTIFIER, e.g. wal/00000002/00000002.history=7301234567890123456 (repeatable).")
+    var assignments: [String] = []
+
     @Flag(help: "Print JSON.")
     var json = false
+
+    func validate() throws {
+        for assignment in assignments {
+            let parts = assignment.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, SystemIdentifier.isValid(String(parts[1])) else {
+                throw ValidationError("--assign takes PATH=SYSTEM-IDENTIFIER, got '\(assignment)'")
+            }
+        }
+    }
 
     func run() throws {
         let opened = try repository.open(allowingOlderFormat: true)
@@ -28,7 +42,15 @@ struct RepoUpgradeCommand: ParsableCommand {
         if !json && TransferReport.isTerminal {
             progress = { @Sendable note in FileHandle.standardError.write(Data((note + "\n").utf8)) }
         }
-        let report = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.upgradeFormat(progress: progress) }
+        var assigned: [String: String] = [:]
+        for assignment in assignments {
+            let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+            assigned[parts[0]] = parts[1]
+        }
+        let chosen = assigned
+        let report = try LifeboatError.wrapping { () throws(RepositoryError) in
+            try opened.upgradeFormat(assignments: chosen, progress: progress)
+        }
         if json {
             try Console.json(report)
         } else if report.fromFormat == report.toFormat && report.walRemoved == 0 {

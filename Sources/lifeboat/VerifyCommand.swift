@@ -24,8 +24,8 @@ struct VerifyCommand: ParsableCommand {
         let opened = try repository.open()
         let report: VerifyReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.verify(backup: backup, readData: readData) }
         if report.olderLayoutWAL > 0 && !json {
-            Console.warning("\(report.olderLayoutWAL) WAL files of repository format 2 are left over from an interrupted upgrade "
-                + "(their copies are in place); `lifeboat repo upgrade` removes them")
+            Console.warning("\(report.olderLayoutWAL) WAL files of repository format 2 are left over from an interrupted upgrade; "
+                + "`lifeboat repo upgrade` finishes it")
         }
         if json {
             try Console.json(report)

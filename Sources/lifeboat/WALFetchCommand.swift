@@ -42,25 +42,18 @@ struct WALFetchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let contents: [UInt8]?
+        var contents: [UInt8]?
         do {
             // A server restored before its repository was upgraded fetches from the older layout until then.
             let opened = try repository.open(allowingOlderFormat: true)
-            let chosen: String
-            if let cluster {
-                chosen = cluster
-            } else if opened.isOlderFormat {
-                chosen = ""
-            } else {
-                let clusters = try opened.walClusters()
-                guard clusters.count == 1 else {
-                    throw LifeboatError(.invalidInput, clusters.isEmpty ? "the repository holds no WAL"
-                        : "the repository holds the WAL of \(clusters.count) clusters (\(clusters.joined(separator: ", "))); "
-                            + "restore_command must name one with --cluster")
-                }
-                chosen = clusters[0]
+            let cutoff = archivedBefore.flatMap(Restore.parseTime)
+            contents = try opened.fetchWAL(name: name, cluster: try chosenCluster(opened), archivedBefore: cutoff)
+            // Not there, and the repository was of the older format: an upgrade may have moved it meanwhile.
+            if contents == nil, opened.isOlderFormat,
+               try BackupRepository.readConfig(in: opened.store, allowingOlderFormat: true).format == BackupRepository.formatVersion {
+                let current = try repository.open()
+                contents = try current.fetchWAL(name: name, cluster: try chosenCluster(current), archivedBefore: cutoff)
             }
-            contents = try opened.fetchWAL(name: name, cluster: chosen, archivedBefore: archivedBefore.flatMap(Restore.parseTime))
         } catch let error as LifeboatError {
             Console.error("cannot fetch \(name): \(error.message)")
             throw ExitCode(ExitCodes.recoveryMustStop)
@@ -72,6 +65,23 @@ struct WALFetchCommand: ParsableCommand {
             throw ExitCode(ExitCodes.recoveryMustStop)
         }
         guard let contents else { throw ExitCode(ExitCodes.runFailed) }
+        try write(contents)
+    }
+
+    /// `--cluster`, else the only cluster with WAL (the older format has no clusters).
+    private func chosenCluster(_ opened: BackupRepository) throws -> String {
+        if let cluster { return cluster }
+        if opened.isOlderFormat { return "" }
+        let clusters = try opened.walClusters()
+        guard clusters.count == 1 else {
+            throw LifeboatError(.invalidInput, clusters.isEmpty ? "the repository holds no WAL"
+                : "the repository holds the WAL of \(clusters.count) clusters (\(clusters.joined(separator: ", "))); "
+                    + "restore_command must name one with --cluster")
+        }
+        return clusters[0]
+    }
+
+    private func write(_ contents: [UInt8]) throws {
         do {
             let folder = FileStore(root: (destination as NSString).deletingLastPathComponent.isEmpty
                 ? "." : (destination as NSString).deletingLastPathComponent)

@@ -94,16 +94,16 @@ struct ClusterIdentityTests {
                 try FileManager.default.createDirectory(atPath: impostor + "/pg_wal", withIntermediateDirectories: true)
                 try FileManager.default.createDirectory(atPath: impostor + "/global", withIntermediateDirectories: true)
                 try FileManager.default.copyItem(atPath: a.dataDirectory + "/global/pg_control", toPath: impostor + "/global/pg_control")
-                let renamed = "0000000100000000000000F0"
-                try FileManager.default.copyItem(atPath: fetched, toPath: impostor + "/pg_wal/" + renamed)
-                let before = try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysA)/00000001").sorted()
-                for arguments in [["wal", "push", fetched, "--cluster", sysA], ["wal", "push", impostor + "/pg_wal/" + renamed]] {
+                try FileManager.default.copyItem(atPath: fetched, toPath: impostor + "/pg_wal/" + segment)
+                let before = snapshot(setup.repo, under: "wal/\(sysA)")
+                for arguments in [["wal", "push", fetched, "--cluster", sysA], ["wal", "push", impostor + "/pg_wal/" + segment]] {
                     let refused = try setup.lifeboat(arguments)
                     #expect(refused.status == 1, "\(arguments): \(refused.stderr)")
-                    #expect(refused.stderr.contains("belongs to cluster \(sysB)") || refused.stderr.contains("not what its name says"),
+                    #expect(refused.stderr.contains("belongs to cluster \(sysB)") && refused.stderr.contains("not to cluster \(sysA)"),
                             "\(refused.stderr)")
                 }
-                #expect(try FileManager.default.contentsOfDirectory(atPath: setup.repo + "/wal/\(sysA)/00000001").sorted() == before)
+                // A's own segment of that name is still A's (the check came before any comparison or write).
+                #expect(snapshot(setup.repo, under: "wal/\(sysA)") == before)
                 // Pushed for B, it is B's and already there.
                 #expect(try setup.lifeboat(["wal", "push", fetched, "--cluster", sysB]).status == 0)
 
@@ -210,6 +210,9 @@ struct ClusterIdentityTests {
                 #expect(promoted, "\(branch.serverLog)")
                 try copy.query("INSERT INTO orders VALUES (6000, 'written on the branch')")
                 try await waitForArchive(copy)
+                // The branch is backed up into the same repository too (same system identifier, timeline 2).
+                let backup = try setup.lifeboat(["backup", "--conninfo", branch.conninfo(), "--source", "staging"])
+                #expect(backup.status == 0, "\(backup.stderr)")
             }
             branch.stop()
             #expect(FileManager.default.fileExists(atPath: wal + "/00000002/00000002.history"))
@@ -243,6 +246,17 @@ struct ClusterIdentityTests {
             }
             let verify = try setup.lifeboat(["verify", "--read-data"])
             #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+            // Retention keeps each line of history: the branch's newer backup does not push production's out, and
+            // production's WAL stays.
+            let listed = try jsonList(try setup.lifeboat(["backup", "list", "--json"]))
+            #expect(listed.map { $0["timeline"] as? Int } == [1, 2])
+            let expired = try json(try setup.lifeboat(["repo", "expire", "--keep-last", "1", "--json"]))
+            #expect(Set(expired["kept"] as? [String] ?? []) == Set(listed.compactMap { $0["id"] as? String }), "\(expired)")
+            #expect(try setup.lifeboat(["verify", "--read-data"]).status == 0)
+            let afterExpiry = try await setup.restoreAndStart([])
+            defer { afterExpiry.stop() }
+            #expect(try afterExpiry.connect().query("SELECT count(*) FROM orders").scalar == "1400")
         }
     }
 

@@ -70,9 +70,16 @@ struct ObjectTests {
         for bad in ["pg_wal", "0000000100000000000000", "../../etc/passwd", "000000010000000000000003.gz"] {
             #expect(throws: RepositoryError.self) { try repository.pushWAL(name: bad, contents: [1], cluster: cluster) }
         }
-        for badCluster in ["", "../wal", "12a", "99999999999999999999999"] {
-            #expect(throws: RepositoryError.self) { try repository.pushWAL(name: segment, contents: contents, cluster: badCluster) }
+        // Cluster names are canonical system identifiers: nothing else reaches a path, a timeline folder of format 2
+        // ("00000001") included.
+        for badCluster in ["", "../wal", "12a", "99999999999999999999999", "00000001", "0\(cluster)", "+\(cluster)"] {
+            #expect(throws: RepositoryError.self) {
+                try repository.pushWAL(name: "000000010000000000000002.00000028.backup", contents: Array("x".utf8), cluster: badCluster)
+            }
+            #expect(throws: RepositoryError.self) { try repository.fetchWAL(name: segment, cluster: badCluster) }
+            #expect(throws: RepositoryError.self) { try repository.hasWAL(name: segment, cluster: badCluster) }
         }
+        #expect(try repository.walClusters() == [cluster])
     }
 
     @Test("one archive, two clusters: the same WAL names apart; a segment is refused for a cluster its header does not name")
@@ -121,7 +128,15 @@ struct ObjectTests {
         #expect(throws: RepositoryError.self) {
             try repository.pushWAL(name: "00000003.history", contents: Array("not a history".utf8), cluster: a)
         }
-        #expect(try repository.walFiles(cluster: a).keys.sorted() == ["00000001", "00000002"])
+        // Off timeline 2, but with another past for timeline 2 than its archived history: refused too.
+        let rewritten = #expect(throws: RepositoryError.self) {
+            try repository.pushWAL(name: "00000003.history", contents: Array("1\t0/4000000\tx\n2\t0/6000000\ty\n".utf8), cluster: a)
+        }
+        #expect(rewritten?.message.contains("another ancestry for timeline 2") == true)
+        #expect(throws: Never.self) {
+            try repository.pushWAL(name: "00000003.history", contents: Array("1\t0/3000000\tx\n2\t0/6000000\ty\n".utf8), cluster: a)
+        }
+        #expect(try repository.walFiles(cluster: a).keys.sorted() == ["00000001", "00000002", "00000003"])
 
         // Both clusters are recorded, by system identifier.
         #expect(try repository.clusterRecords().map(\.systemIdentifier).sorted() == [a, b])

@@ -155,8 +155,7 @@ public enum BaseBackup {
             postgresVersion: connection.serverVersion, walIncluded: includeWAL, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize,
             tablespaces: tablespaces, files: manifestFiles, statistics: statistics)
-        try repository.commit(manifest)
-        return manifest
+        return try repository.commitNew(manifest)
     }
 
     /// The backup is usable only with its WAL: with an archiving server, confirm the segments reached this

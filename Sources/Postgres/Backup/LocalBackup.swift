@@ -169,8 +169,7 @@ public enum LocalBackup {
             postgresVersion: connection.serverVersion, walIncluded: false, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize, tablespaces: tablespaces, files: manifestFiles,
             statistics: statistics)
-        try repository.commit(manifest)
-        return manifest
+        return try repository.commitNew(manifest)
     }
 
     /// Entries below `root` in a stable order (folders before their contents), without what base backups omit.

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `global/pg_control` of a data directory: its first field is the cluster's system identifier (u64, native byte
 /// order), followed by `pg_control_version` (u32). `archive_command` runs in the data directory, so `wal push`
@@ -8,10 +11,16 @@ public enum ControlFile {
     /// A file that exists but does not look like one is an error.
     public static func systemIdentifier(dataDirectory: String) throws -> String? {
         let path = dataDirectory + "/global/pg_control"
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        let bytes = Array((try? handle.read(upToCount: 12)) ?? Data())
-        guard bytes.count == 12 else { throw PostgresError(message: "\(path) is too short to be a pg_control file") }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            // Only "not there" means "not a data directory"; a control file that cannot be read is an error.
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw PostgresError(message: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 12)
+        let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, 12, 0) }
+        guard count == 12 else { throw PostgresError(message: "\(path) is too short to be a pg_control file") }
         var identifier: UInt64 = 0
         for index in 0..<8 { identifier |= UInt64(bytes[index]) << (8 * index) }
         var version: UInt32 = 0

@@ -114,7 +114,7 @@ extension Restore {
         // one span between backups at a time, so only the WAL after the restore point is read).
         var restorePoint: RestorePoints.Found?
         func pick(_ candidates: [BackupManifest], _ timeline: ArchivedTimeline?) throws -> BackupManifest? {
-            guard case .name(let name) = target else { return candidates.last }
+            guard case .name(let name) = target, !candidates.isEmpty else { return candidates.last }
             var upper: UInt64?
             for candidate in candidates.reversed() {
                 guard let stop = candidate.stopPosition, candidate.walSegmentSize > 0 else { continue }

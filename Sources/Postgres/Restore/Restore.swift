@@ -383,13 +383,36 @@ public enum Restore {
         try chown(signal, options.owner)
     }
 
+    /// Settings a restore writes; the same settings left in the backup's `postgresql.auto.conf` by an earlier restore
+    /// (of the server the backup was taken of) are commented out, so that an old target cannot stop this recovery.
+    static let recoverySettings: Set<String> = [
+        "restore_command", "recovery_target", "recovery_target_name", "recovery_target_time", "recovery_target_xid",
+        "recovery_target_lsn", "recovery_target_inclusive", "recovery_target_timeline", "recovery_target_action",
+        "recovery_end_command", "archive_cleanup_command",
+    ]
+
     private static func appendAutoConf(_ lines: [String], options: Options) throws {
         let autoConf = options.destination + "/postgresql.auto.conf"
-        let handle = FileHandle(forWritingAtPath: autoConf)
-        guard let handle else { throw RestoreError(description: "cannot open \(autoConf)", damaged: false) }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
-        try handle.close()
+        guard let data = FileManager.default.contents(atPath: autoConf) else {
+            throw RestoreError(description: "cannot read \(autoConf)", damaged: false)
+        }
+        let existing = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line -> String in
+                let key = line.drop { $0 == " " || $0 == "\t" }.prefix { $0.isLetter || $0 == "_" }.lowercased()
+                return recoverySettings.contains(key) ? "# \(line)    # (an earlier restore's; commented out by lifeboat restore)"
+                    : String(line)
+            }
+        var text = existing.joined(separator: "\n")
+        if !text.hasSuffix("\n") { text += "\n" }
+        text += lines.joined(separator: "\n") + "\n"
+        let temporary = autoConf + ".lifeboat-tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw RestoreError(description: "cannot write \(temporary)", damaged: false)
+        }
+        try chown(temporary, options.owner)
+        guard rename(temporary, autoConf) == 0 else {
+            throw RestoreError(description: "cannot replace \(autoConf): \(String(cString: strerror(errno)))", damaged: false)
+        }
     }
 
     private static func prepareFolder(_ path: String, delta: Bool, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {

@@ -56,6 +56,13 @@ public enum RestorePoints {
             guard String(decoding: nameBytes, as: UTF8.self) == name else { return }
             found.append(Found(lsn: record.lsn, time: Date(timeIntervalSince1970: 946_684_800 + Double(micros) / 1e6)))
         }
+        // Between two backups the WAL must be whole: a missing segment there is a gap, not "no restore point".
+        if let through, let missing = reader.missingSegment, missing * segmentSize < through {
+            let name = WALRange.segmentName(timeline: Int(lineage.timeline(at: missing * segmentSize)), segment: missing,
+                                            segmentSize: segmentSize)
+            throw RepositoryError(.damaged, "WAL segment \(name) of cluster \(cluster) is missing from the archive: "
+                + "the restore point cannot be searched for past it", hint: "run `lifeboat verify` to see the gap")
+        }
         return found
     }
 }
@@ -97,7 +104,8 @@ struct WALRecord {
 
 /// Reads WAL records in order across pages and segments.
 final class WALReader {
-    static let pageSize: UInt64 = 8192
+    /// The WAL block size: 8 KiB unless the cluster was built otherwise (each segment's long header says).
+    private var pageSize: UInt64 = 8192
     static let shortHeader: UInt64 = 24
     static let longHeader: UInt64 = 40
     static let firstIsContinuation: UInt16 = 0x0001
@@ -112,11 +120,19 @@ final class WALReader {
         self.load = load
     }
 
+    /// Positions the scan could not read although it was asked to (a missing segment).
+    private(set) var missingSegment: UInt64?
+
     private func bytes(at position: UInt64) throws -> [UInt8]? {
         let number = position / segmentSize
         if segmentNumber != number {
             segmentNumber = number
             segment = try load(number)
+            if let segment, let header = WALSegmentHeader(Array(segment.prefix(WALSegmentHeader.size))) {
+                pageSize = UInt64(header.blockSize)
+            } else if segment == nil {
+                missingSegment = number
+            }
         }
         return segment
     }
@@ -145,12 +161,12 @@ final class WALReader {
         var result: [UInt8] = []
         result.reserveCapacity(count)
         while result.count < count {
-            if position % Self.pageSize == 0 {
+            if position % pageSize == 0 {
                 guard let header = try header(position) else { return nil }
                 position += header.size
             }
             guard let data = try bytes(at: position) else { return nil }
-            let pageEnd = (position / Self.pageSize + 1) * Self.pageSize
+            let pageEnd = (position / pageSize + 1) * pageSize
             let take = Int(min(UInt64(count - result.count), pageEnd - position))
             let offset = Int(position % segmentSize)
             guard offset + take <= data.count else { return nil }
@@ -162,11 +178,12 @@ final class WALReader {
 
     private static func align(_ position: UInt64) -> UInt64 { (position + 7) & ~7 }
 
-    /// Calls `body` for each record from `from` (a segment's start, or a record's start) to `through`.
+    /// Calls `body` for each record from `from` (a segment's start, or a record's start) to `through`. Stops at the
+    /// end of the WAL written; `missingSegment` tells when that end is a segment the archive does not have.
     func scan(from: UInt64, through: UInt64?, _ body: (WALRecord) throws -> Void) throws {
         var position = from
         // Starting at a page with a record's continuation: skip to the first record that starts on it.
-        if position % Self.pageSize == 0 {
+        if position % pageSize == 0 {
             var page = position
             while true {
                 guard let header = try header(page) else { return }
@@ -174,18 +191,18 @@ final class WALReader {
                     position = page + header.size
                     break
                 }
-                let room = Self.pageSize - header.size
+                let room = pageSize - header.size
                 if UInt64(header.remaining) < room {
                     position = Self.align(page + header.size + UInt64(header.remaining))
                     break
                 }
-                page += Self.pageSize
+                page += pageSize
             }
         }
         var previous: UInt64?
         while through.map({ position < $0 }) ?? true {
             position = Self.align(position)
-            if position % Self.pageSize == 0 {
+            if position % pageSize == 0 {
                 guard let header = try header(position) else { return }
                 position += header.size
             }
@@ -203,8 +220,8 @@ final class WALReader {
             previous = start
             position = after
             if record.resourceManager == 0 && record.info & 0xF0 == 0x40 {
-                // XLOG_SWITCH: the rest of the segment is unused.
-                position = (position / segmentSize + 1) * segmentSize
+                // XLOG_SWITCH: the rest of the segment is unused (the record may also end right at its end).
+                position = (position + segmentSize - 1) / segmentSize * segmentSize
             }
         }
     }

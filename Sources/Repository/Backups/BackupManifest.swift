@@ -149,6 +149,23 @@ extension BackupRepository {
         guard written else { throw RepositoryError(.conflict, "backup \(manifest.id) already exists") }
     }
 
+    /// Commits a new backup (`commit`); when another process committed a backup under the same id meanwhile (the
+    /// same second and the same random suffix), under a new id instead. Returns the manifest as committed.
+    public func commitNew(_ manifest: BackupManifest) throws(RepositoryError) -> BackupManifest {
+        var candidate = manifest
+        for _ in 0..<8 {
+            do {
+                try commit(candidate)
+                return candidate
+            } catch where error.code == .conflict {
+                let id = try newBackupId(startedAt: candidate.startTime).id
+                if candidate.label == "lifeboat \(candidate.id)" { candidate.label = "lifeboat \(id)" }
+                candidate.id = id
+            }
+        }
+        throw RepositoryError(.conflict, "no free backup id for \(manifest.id) after 8 attempts")
+    }
+
     /// Ids of complete backups (those with a manifest), sorted.
     public func backupIds() throws(RepositoryError) -> [String] {
         try store.listAll("backups").compactMap { object in

@@ -77,10 +77,13 @@ public struct ClusterSummary: Sendable, Equatable {
     public var label: String { names.isEmpty ? systemIdentifier : "\(names.last!) (\(systemIdentifier))" }
 }
 
-/// System identifiers are unsigned 64-bit integers; in object names they are their decimal digits.
+/// System identifiers are unsigned 64-bit integers; in object names they are their decimal digits, in canonical
+/// form (no leading zero), so that `wal/00000001/` (a timeline folder of format 2) is never taken for a cluster and
+/// one cluster has one folder.
 public enum SystemIdentifier {
     public static func isValid(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 20 && text.utf8.allSatisfy { (48...57).contains($0) } && UInt64(text) != nil
+        guard let value = UInt64(text), value != 0 else { return false }
+        return String(value) == text
     }
 }
 

@@ -224,15 +224,18 @@ extension BackupRepository {
                         continue
                     }
                     let path = walPath(name, timeline: timeline, cluster: cluster)
+                    // The time it was archived goes with it: which timeline is still being archived is read from it.
+                    let archived = try store.modificationTime(path)
                     if raw {
                         guard let sealed = try store.read(path) else { continue }
                         _ = try codec.open(sealed, kind: .wal, name: path)  // copy nothing damaged
-                        if try destination.store.write(path, sealed, mode: .createNew) {
+                        if try destination.store.write(path, sealed, mode: .createNew, storedAt: archived) {
                             report.bytesWritten += Int64(sealed.count)
                         }
                     } else {
                         guard let contents = try fetchWAL(name: name, cluster: cluster) else { continue }
-                        if case .stored(let bytes) = try destination.pushWAL(name: name, contents: contents, cluster: cluster) {
+                        if case .stored(let bytes) = try destination.pushWAL(name: name, contents: contents, cluster: cluster,
+                                                                              storedAt: archived) {
                             report.bytesWritten += Int64(bytes)
                         }
                     }

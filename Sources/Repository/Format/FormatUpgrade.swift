@@ -35,72 +35,39 @@ extension BackupRepository {
     /// Crash-safe: the new copies are written (and made durable) before the config changes, and the old files are
     /// removed only after it changed, each once its copy is confirmed. Killed before the config changed, the
     /// repository is format 2 with its WAL where format 2 reads it; after, it is format 3 with its WAL where format 3
-    /// reads it (old files left over are ignored). Running it again finishes the work.
-    public func upgradeFormat(progress: (@Sendable (String) -> Void)? = nil) throws(RepositoryError) -> UpgradeReport {
+    /// reads it (old files left over are ignored). Running it again finishes the work. WAL that a format 2 writer
+    /// (an older Lifeboat as `archive_command`, which takes no lock) archives meanwhile is picked up by listing the
+    /// old layout again after the config changed, until a listing finds nothing new.
+    ///
+    /// A file whose cluster cannot be told (a format 2 archive that several clusters shared) stops the upgrade
+    /// before the config changes, named, unless `assignments` (old path → system identifier) says whose it is.
+    public func upgradeFormat(assignments: [String: String] = [:], settleTime: TimeInterval = 1,
+                              progress: (@Sendable (String) -> Void)? = nil) throws(RepositoryError) -> UpgradeReport {
         let lock = try RepositoryLock.acquire(self, .exclusive, timeout: 0)
         defer { withExtendedLifetime(lock) {} }
+        for (path, cluster) in assignments where !SystemIdentifier.isValid(cluster) {
+            throw RepositoryError(.refused, "'\(cluster)' (for \(path)) is not a PostgreSQL system identifier")
+        }
         // The config as stored now (another process may have finished an upgrade since this one opened it).
         let stored = try Self.readConfig(in: store, allowingOlderFormat: true)
         let copying = stored.format < Self.formatVersion
         var report = UpgradeReport(fromFormat: stored.format, toFormat: Self.formatVersion)
-        let older = try olderLayoutWAL()
         let manifests = try manifests()
+        var state = Attribution(assignments: assignments,
+                                known: Set(manifests.map(\.systemIdentifier).filter(SystemIdentifier.isValid)),
+                                manifests: manifests)
+
+        var older = try olderLayoutWAL()
         if copying { progress?("moving \(older.count) WAL files into their clusters' folders") }
-
-        // Segments first: each names its cluster in its page header.
-        var owners: [String: String] = [:]
-        var byTimeline: [String: Set<String>] = [:]
-        var bySegment: [String: String] = [:]
-        for object in older where WALFileName.hasPageHeader(object.name) {
-            let plaintext = try readOlder(object)
-            guard let header = WALSegmentHeader(Array(plaintext.prefix(WALSegmentHeader.size))) else {
-                report.unattributed.append(object.path)
-                continue
-            }
-            let cluster = String(header.systemIdentifier)
-            owners[object.path] = cluster
-            byTimeline[String(object.path.split(separator: "/")[1]), default: []].insert(cluster)
-            bySegment[String(object.name.prefix(24))] = cluster
-            if copying {
-                if try move(object, to: cluster, plaintext) { report.walMoved += 1 }
-                Failpoint.pass("upgrade.wal-moved")
-            }
+        try attribute(older, into: &state, moving: copying, report: &report)
+        let unattributed = older.filter { state.owners[$0.path] == nil }
+        guard unattributed.isEmpty else {
+            throw RepositoryError(.refused, "the cluster of \(unattributed.count) WAL file(s) cannot be told: "
+                + unattributed.map(\.path).joined(separator: ", ") + "; the repository stays format \(stored.format)",
+                hint: "say whose each one is: `lifeboat repo upgrade --assign PATH=SYSTEM-IDENTIFIER` (pg_controldata "
+                    + "shows a cluster's system identifier)")
         }
-        // History and backup-label files: a format 2 archive had one name space, so a `.history` file belongs to
-        // the cluster with segments on its timeline (else on its parent's, else with backups on it), a `.backup`
-        // file to the cluster of the segment it names; in a repository of one cluster, to it.
-        let known = Set(owners.values).union(manifests.map(\.systemIdentifier).filter(SystemIdentifier.isValid))
-        var texts: [String: [UInt8]] = [:]
-        for object in older where !WALFileName.hasPageHeader(object.name) {
-            let plaintext = try readOlder(object)
-            let timeline = String(object.path.split(separator: "/")[1])
-            var candidates: Set<String> = []
-            if WALFileName.isHistory(object.name) {
-                candidates = byTimeline[timeline] ?? []
-                if candidates.isEmpty, let number = UInt32(timeline, radix: 16),
-                   let parent = TimelineHistory(timeline: number, text: String(decoding: plaintext, as: UTF8.self))?.parent {
-                    candidates = byTimeline[WALRange.hex8(UInt64(parent))] ?? []
-                }
-                if candidates.isEmpty, let number = Int(timeline, radix: 16) {
-                    candidates = Set(manifests.filter { $0.timeline == number }.map(\.systemIdentifier))
-                }
-            } else if let owner = bySegment[String(object.name.prefix(24))] {
-                candidates = [owner]
-            }
-            if candidates.isEmpty && known.count == 1 { candidates = known }
-            guard candidates.count == 1, let cluster = candidates.first else {
-                report.unattributed.append(object.path)
-                continue
-            }
-            owners[object.path] = cluster
-            texts[object.path] = plaintext
-            if copying {
-                if try move(object, to: cluster, plaintext) { report.walMoved += 1 }
-                Failpoint.pass("upgrade.wal-moved")
-            }
-        }
-
-        try recordClusters(manifests: manifests, clusters: Set(owners.values))
+        try recordClusters(manifests: manifests, clusters: Set(state.owners.values))
         if copying {
             try store.makeDurable()
             Failpoint.pass("upgrade.before-config")
@@ -111,13 +78,28 @@ extension BackupRepository {
             progress?("\(location) is now repository format \(Self.formatVersion)")
             Failpoint.pass("upgrade.after-config")
         }
-        // The old files go, each only once its copy is there (copied now if a format 2 writer added it late).
+        // A format 2 writer that read the config before it changed may still add files: list again until no new
+        // one appears (from now on, writers see format 3 and write to the new layout, or refuse).
+        while true {
+            if settleTime > 0 { Thread.sleep(forTimeInterval: settleTime) }
+            let known = Set(older.map(\.path))
+            let late = try olderLayoutWAL().filter { !known.contains($0.path) }
+            guard !late.isEmpty else { break }
+            try attribute(late, into: &state, moving: true, report: &report)
+            try store.makeDurable()
+            older += late
+            if let stray = late.first(where: { state.owners[$0.path] == nil }) {
+                throw RepositoryError(.refused, "the cluster of \(stray.path), archived during the upgrade, cannot be told; "
+                    + "it stays where it is", hint: "`lifeboat repo upgrade --assign \(stray.path)=SYSTEM-IDENTIFIER`")
+            }
+        }
+        // The old files go, each only once its copy is there.
         for object in older {
-            guard let cluster = owners[object.path] else { continue }
+            guard let cluster = state.owners[object.path] else { continue }
             let target = Self.walPath(object.name, timeline: String(object.path.split(separator: "/")[1]), cluster: cluster)
             if try !store.exists(target) {
                 let plaintext: [UInt8]
-                if let text = texts[object.path] { plaintext = text } else { plaintext = try readOlder(object) }
+                if let text = state.texts[object.path] { plaintext = text } else { plaintext = try readOlder(object) }
                 if try move(object, to: cluster, plaintext) { report.walMoved += 1 }
                 try store.makeDurable()
             }
@@ -127,8 +109,79 @@ extension BackupRepository {
         }
         try store.removeEmptyFolders("wal")
         try store.makeDurable()
-        report.clusters = known.union(owners.values).sorted()
+        report.clusters = state.known.union(state.owners.values).sorted()
         return report
+    }
+
+    /// What is known about the older layout's files while they are attributed to clusters.
+    private struct Attribution {
+        var assignments: [String: String]
+        var known: Set<String>
+        var manifests: [BackupManifest]
+        var owners: [String: String] = [:]
+        /// Clusters with segments on each timeline, and the cluster of each segment name.
+        var byTimeline: [String: Set<String>] = [:]
+        var bySegment: [String: String] = [:]
+        /// Contents of text files (small), kept for the copy made after the config changed.
+        var texts: [String: [UInt8]] = [:]
+        var segmentSize: UInt64 = 16 << 20
+    }
+
+    /// Finds each file's cluster (and copies it to its cluster's folder when `moving`). Segments name their
+    /// cluster in their page header. A format 2 archive had one name space, so a `.history` file belongs to the
+    /// cluster of the segment of its timeline that holds its switch point (else of any segment on its timeline,
+    /// else on its parent's, else of the backups on it), and a `.backup` file to the cluster of the segment it
+    /// names; in a repository of one cluster, to it. An assignment overrides all of that.
+    private func attribute(_ objects: [StoredObject], into state: inout Attribution, moving: Bool,
+                           report: inout UpgradeReport) throws(RepositoryError) {
+        for object in objects where WALFileName.hasPageHeader(object.name) {
+            let plaintext = try readOlder(object)
+            let header = WALSegmentHeader(Array(plaintext.prefix(WALSegmentHeader.size)))
+            guard let cluster = state.assignments[object.path] ?? header.map({ String($0.systemIdentifier) }) else { continue }
+            state.owners[object.path] = cluster
+            state.known.insert(cluster)
+            state.byTimeline[String(object.path.split(separator: "/")[1]), default: []].insert(cluster)
+            state.bySegment[String(object.name.prefix(24))] = cluster
+            if let header { state.segmentSize = UInt64(header.segmentSize) }
+            if moving {
+                if try move(object, to: cluster, plaintext) { report.walMoved += 1 }
+                Failpoint.pass("upgrade.wal-moved")
+            }
+        }
+        for object in objects where !WALFileName.hasPageHeader(object.name) {
+            let plaintext = try readOlder(object)
+            let timeline = String(object.path.split(separator: "/")[1])
+            var candidates: Set<String> = []
+            if let assigned = state.assignments[object.path] {
+                candidates = [assigned]
+            } else if WALFileName.isHistory(object.name) {
+                let number = UInt32(timeline, radix: 16) ?? 0
+                let history = TimelineHistory(timeline: number, text: String(decoding: plaintext, as: UTF8.self))
+                if let switchpoint = history?.ancestors.last?.switchpoint {
+                    let holding = WALRange.segmentName(timeline: timeline, segment: switchpoint / state.segmentSize,
+                                                       segmentSize: state.segmentSize)
+                    if let owner = state.bySegment[holding] { candidates = [owner] }
+                }
+                if candidates.isEmpty { candidates = state.byTimeline[timeline] ?? [] }
+                if candidates.isEmpty, let parent = history?.parent {
+                    candidates = state.byTimeline[WALRange.hex8(UInt64(parent))] ?? []
+                }
+                if candidates.isEmpty {
+                    candidates = Set(state.manifests.filter { $0.timeline == Int(number) }.map(\.systemIdentifier))
+                }
+            } else if let owner = state.bySegment[String(object.name.prefix(24))] {
+                candidates = [owner]
+            }
+            if candidates.isEmpty && state.known.count == 1 { candidates = state.known }
+            guard candidates.count == 1, let cluster = candidates.first else { continue }
+            state.owners[object.path] = cluster
+            state.texts[object.path] = plaintext
+            if moving {
+                if try move(object, to: cluster, plaintext) { report.walMoved += 1 }
+                Failpoint.pass("upgrade.wal-moved")
+            }
+        }
+        report.unattributed = objects.filter { state.owners[$0.path] == nil }.map(\.path)
     }
 
     /// An older-layout WAL file's content, checked (sealed under its old name).

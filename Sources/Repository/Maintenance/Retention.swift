@@ -100,25 +100,29 @@ extension BackupRepository {
         for summary in summaries where cluster == nil || summary.systemIdentifier == cluster {
             let own = manifests.filter { $0.systemIdentifier == summary.systemIdentifier }
             guard !own.isEmpty else { continue }
-            let keep = policy.keep(own.map { ($0.id, $0.startTime) })
+            let timelines = try archivedTimelines(cluster: summary.systemIdentifier)
+            // The policy keeps backups of each line of history on its own: backups are grouped by the timeline a
+            // restore of them follows. A copy restored elsewhere that archives its own timeline here (same system
+            // identifier) then cannot push production's backups out, nor the other way round; after a failover,
+            // the old timeline's backups reach the new one and age out with it.
+            var groups: [UInt32: [BackupManifest]] = [:]
+            for manifest in own {
+                let line = Self.recoveryTimeline(backupTimeline: UInt32(manifest.timeline), stopLSN: manifest.stopPosition ?? .max,
+                                                 timelines: timelines)?.timeline ?? UInt32(manifest.timeline)
+                groups[line, default: []].append(manifest)
+            }
+            var keep = Set<String>()
+            for (_, group) in groups { keep.formUnion(policy.keep(group.map { ($0.id, $0.startTime) })) }
             let kept = own.filter { keep.contains($0.id) }
             let removed = own.filter { !keep.contains($0.id) }.map(\.id)
-            // WAL names sort by timeline, then position: everything before the oldest kept backup's first segment
-            // (and not a .history file) is no longer needed by any kept backup of this cluster.
-            var walRemoved = 0
-            if let oldestNeeded = kept.compactMap(\.walSegments.first).min() {
-                for (_, names) in try walFiles(cluster: summary.systemIdentifier) {
-                    for name in names where !name.hasSuffix(".history") && String(name.prefix(24)) < oldestNeeded {
-                        walToRemove.append((summary.systemIdentifier, name))
-                        walRemoved += 1
-                    }
-                }
-            }
+            let wal = try walFiles(cluster: summary.systemIdentifier)
+            let walRemoved = Self.unneededWAL(wal, kept: kept, timelines: timelines)
+            walToRemove += walRemoved.map { (summary.systemIdentifier, $0) }
             report.clusters.append(ExpireReport.Cluster(systemIdentifier: summary.systemIdentifier, name: summary.displayName,
-                                                        kept: kept.map(\.id), removed: removed, walRemoved: walRemoved))
+                                                        kept: kept.map(\.id), removed: removed, walRemoved: walRemoved.count))
             report.kept += kept.map(\.id)
             report.removed += removed
-            report.walRemoved += walRemoved
+            report.walRemoved += walRemoved.count
             removedIds += removed
         }
         guard !dryRun else { return report }
@@ -131,5 +135,37 @@ extension BackupRepository {
         withExtendedLifetime(lock) {}
         report.garbage = try collectGarbage(holding: lock)
         return report
+    }
+}
+
+extension BackupRepository {
+    /// The WAL files no kept backup needs, timeline by timeline: on a timeline with kept backups, what comes before
+    /// the first segment of the oldest of them; on a timeline that kept backups of an ancestor reach, nothing; on a
+    /// timeline no kept backup reaches (a branch nobody restores onto any more, an old timeline after a failover),
+    /// all of it — unless its history is unknown. History files always stay.
+    static func unneededWAL(_ wal: [String: [String]], kept: [BackupManifest], timelines: [ArchivedTimeline]) -> [String] {
+        var result: [String] = []
+        for (hex, names) in wal {
+            guard let number = UInt32(hex, radix: 16) else { continue }
+            let info = timelines.first { $0.timeline == number }
+            let onIt = kept.filter { UInt32($0.timeline) == number }
+            let reaching = kept.filter { UInt32($0.timeline) != number
+                && (info?.accepts(timeline: UInt32($0.timeline), stopLSN: $0.stopPosition ?? .max) ?? false) }
+            let cutoff: String?
+            if !reaching.isEmpty {
+                cutoff = nil
+            } else if let first = onIt.compactMap(\.walSegments.first).min() {
+                cutoff = first
+            } else if number > 1 && info?.history == nil {
+                cutoff = nil  // no history: which backups reach it cannot be told; keep it
+            } else if kept.isEmpty {
+                cutoff = nil
+            } else {
+                cutoff = String(repeating: "F", count: 24)
+            }
+            guard let cutoff else { continue }
+            result += names.filter { !$0.hasSuffix(".history") && String($0.prefix(24)) < cutoff }
+        }
+        return result.sorted()
     }
 }

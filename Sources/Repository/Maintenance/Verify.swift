@@ -116,7 +116,9 @@ extension BackupRepository {
         var report = VerifyReport(backups: ids, chunksChecked: checked.count, walSegmentsChecked: walChecked,
                                   readData: readData, problems: problems)
         report.bundlesChecked = bundlesChecked
-        report.olderLayoutWAL = try olderLayoutWAL().count
+        let leftovers = try olderLayoutWAL()
+        report.olderLayoutWAL = leftovers.count
+        report.problems += try olderLayoutProblems(leftovers)
         return report
     }
 
@@ -166,12 +168,24 @@ extension BackupRepository {
         }
         // The chain from the backup's first segment to the newest archived one must be complete for recovery to
         // reach the newest archived point, along the timeline a restore follows (`recoveryTimeline`).
-        for (chainTimeline, range) in walChain(manifest, archive: archive, timelines: timelines, segmentSize: size,
-                                               first: first) {
+        var chains = walChain(manifest, archive: archive, timelines: timelines, segmentSize: size, first: first)
+        // And the backup's own timeline to its newest segment, when a restore follows another one: should the
+        // timeline archived last change, that chain must be whole too.
+        let own = WALRange.hex8(UInt64(manifest.timeline))
+        if let newestOwn = (archive[own] ?? []).filter(WALFileName.isSegment)
+            .compactMap({ WALRange.segmentNumber($0, segmentSize: size) }).max(), newestOwn > first,
+           !chains.contains(where: { $0.0 == own && $0.1.contains(first) && $0.1.contains(newestOwn) }) {
+            chains.append((own, first...newestOwn))
+        }
+        var seen = Set<String>()
+        for (chainTimeline, range) in chains {
             let present = Set((archive[chainTimeline] ?? []).filter { $0.utf8.count == 24 }
                 .compactMap { WALRange.segmentNumber($0, segmentSize: size) })
             var missing: [UInt64] = []
-            for number in range where !present.contains(number) { missing.append(number) }
+            for number in range where seen.insert("\(chainTimeline)/\(number)").inserted {
+                checked += 1
+                if !present.contains(number) { missing.append(number) }
+            }
             for number in missing.prefix(20) {
                 let name = WALRange.segmentName(timeline: chainTimeline, segment: number, segmentSize: size)
                 problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL \(name)",
@@ -181,7 +195,6 @@ extension BackupRepository {
                 problems.append(VerifyProblem(backup: manifest.id, file: nil, object: "WAL",
                                               problem: "\(missing.count - 20) more segments missing on timeline \(chainTimeline)"))
             }
-            checked += range.count
         }
         return problems
     }
@@ -224,5 +237,39 @@ extension BackupRepository {
         let reachable = timelines.filter { $0.accepts(timeline: backupTimeline, stopLSN: stopLSN) }
         if let current = currentTimeline(timelines), reachable.contains(current) { return current }
         return currentTimeline(reachable) ?? timelines.first { $0.timeline == backupTimeline }
+    }
+}
+
+extension BackupRepository {
+    /// Files an interrupted upgrade left in the format 2 layout must have their copy in their cluster's folder
+    /// (format 3 reads only that); one without is a problem until `repo upgrade` runs again.
+    func olderLayoutProblems(_ leftovers: [StoredObject]) throws(RepositoryError) -> [VerifyProblem] {
+        var problems: [VerifyProblem] = []
+        let clusters = try walClusters()
+        for object in leftovers {
+            let timeline = String(object.path.split(separator: "/")[1])
+            var owners = clusters
+            if WALFileName.hasPageHeader(object.name) {
+                let contents: [UInt8]
+                do {
+                    guard let sealed = try store.read(object.path) else { continue }
+                    contents = try codec.open(sealed, kind: .wal, name: object.path)
+                } catch {
+                    problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(object.path)", problem: error.message))
+                    continue
+                }
+                owners = WALSegmentHeader(Array(contents.prefix(WALSegmentHeader.size))).map { [String($0.systemIdentifier)] } ?? []
+            }
+            var copied = false
+            for owner in owners where try store.exists(Self.walPath(object.name, timeline: timeline, cluster: owner)) {
+                copied = true
+            }
+            if !copied {
+                problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(object.path)",
+                                              problem: "left in the format 2 layout with no copy in its cluster's folder; "
+                                                + "run `lifeboat repo upgrade`"))
+            }
+        }
+        return problems
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `20261126T023000Z`: a UTC time to the second that sorts as text. Backup ids and run ids start with it.
 public enum CompactTimestamp {
@@ -10,16 +11,21 @@ public enum CompactTimestamp {
     }
 }
 
+/// Ids handed out by this process, so that two backups it starts in one second never draw the same suffix.
+private let issuedIds = Mutex<Set<String>>([])
+
 extension BackupRepository {
     /// A new backup's id and start time: the time to the second and a random suffix (`20261202T062105Z-3fa1`), so
-    /// that backups started in the same second, by several processes, each get their own. Call it holding the
-    /// repository lock; an id that exists is drawn again (and `commit` never replaces a manifest).
-    public func newBackupId() throws(RepositoryError) -> (id: String, started: Date) {
-        let started = Date()
+    /// that backups started in the same second each get their own. Call it holding the repository lock; an id that
+    /// exists (or that this process handed out) is drawn again, and `commitNew` draws another should a second
+    /// process have committed the same one meanwhile.
+    public func newBackupId(startedAt: Date = Date()) throws(RepositoryError) -> (id: String, started: Date) {
         let existing = Set(try backupIds())
-        while true {
-            let id = CompactTimestamp.string(started) + "-" + SecureRandom.hex(2)
-            if !existing.contains(id) { return (id, started) }
+        return issuedIds.withLock { issued in
+            while true {
+                let id = CompactTimestamp.string(startedAt) + "-" + SecureRandom.hex(2)
+                if !existing.contains(id) && issued.insert(id).inserted { return (id, startedAt) }
+            }
         }
     }
 }

@@ -28,7 +28,13 @@ extension BackupRepository {
             guard let number = UInt32(hex, radix: 16) else { continue }
             var timeline = ArchivedTimeline(timeline: number)
             let historyName = hex + ".history"
-            if names.contains(historyName) {
+            // A history archived after the cut-off is not part of the archive as it was then.
+            var historyArchived = names.contains(historyName)
+            if historyArchived, let archivedBefore, let time = try walArchiveTime(name: historyName, cluster: cluster),
+               time >= archivedBefore {
+                historyArchived = false
+            }
+            if historyArchived {
                 guard let bytes = try fetchWAL(name: historyName, cluster: cluster) else {
                     throw RepositoryError(.io, "\(historyName) of cluster \(cluster) vanished while it was read")
                 }

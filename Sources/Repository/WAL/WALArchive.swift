@@ -61,7 +61,9 @@ extension BackupRepository {
     ///
     /// Refused, with nothing written: a segment whose page header names another cluster (or another position than
     /// its name), and a `.history` file whose timeline branches off a timeline the cluster does not have.
-    public func pushWAL(name: String, contents: [UInt8], cluster: String) throws(RepositoryError) -> WALPushResult {
+    /// `storedAt` keeps the time it was first archived (copies between repositories); nil: now.
+    public func pushWAL(name: String, contents: [UInt8], cluster: String,
+                        storedAt: Date? = nil) throws(RepositoryError) -> WALPushResult {
         try requireCurrentFormat()
         let path = try checkedWALPath(name, cluster: cluster)
         if WALFileName.hasPageHeader(name) {
@@ -76,7 +78,7 @@ extension BackupRepository {
             try noteCluster(cluster, name: nil, postgresVersion: nil)
         }
         let sealed = codec.seal(contents, kind: .wal, name: path)
-        if try store.write(path, sealed, mode: .createNew) {
+        if try store.write(path, sealed, mode: .createNew, storedAt: storedAt) {
             return .stored(bytes: sealed.count)
         }
         // Another pusher won the race for this name: its content must be the same.
@@ -111,9 +113,25 @@ extension BackupRepository {
               let parent = history.parent else {
             throw RepositoryError(.refused, "\(name) is not a timeline history file PostgreSQL writes; not archiving it")
         }
-        var known = Set(try walFiles(cluster: cluster).keys.compactMap { UInt32($0, radix: 16) })
+        let archive = try walFiles(cluster: cluster)
+        var known = Set(archive.keys.compactMap { UInt32($0, radix: 16) })
         known.remove(timeline)
-        guard !known.isEmpty, !known.contains(parent) else { return }
+        if known.contains(parent) {
+            // Its ancestry must be the parent's own, as archived, plus the branch off the parent.
+            let parentHistory = WALRange.hex8(UInt64(parent)) + ".history"
+            guard archive[WALRange.hex8(UInt64(parent))]?.contains(parentHistory) == true else { return }
+            guard let bytes = try fetchWAL(name: parentHistory, cluster: cluster),
+                  let archived = TimelineHistory(timeline: parent, text: String(decoding: bytes, as: UTF8.self)) else {
+                throw RepositoryError(.damaged, "the archived \(parentHistory) of cluster \(cluster) cannot be read")
+            }
+            guard Array(history.ancestors.dropLast()) == archived.ancestors else {
+                throw RepositoryError(.conflict, "timeline \(timeline) (\(name)) names another ancestry for timeline \(parent) "
+                    + "than the archived \(parentHistory) of cluster \(cluster); nothing was written",
+                    hint: "a server restored from another archive is archiving here; stop it")
+            }
+            return
+        }
+        guard !known.isEmpty else { return }
         throw RepositoryError(.conflict, "timeline \(timeline) (\(name)) branches off timeline \(parent), which cluster "
             + "\(cluster) does not have in this archive (its timelines: \(known.sorted().map(String.init).joined(separator: ", "))); "
             + "nothing was written",
@@ -135,7 +153,25 @@ extension BackupRepository {
         guard WALFileName.timeline(of: name) != nil else { return nil }
         let path = try checkedWALPath(name, cluster: cluster)
         if let archivedBefore, let archived = try store.modificationTime(path), archived >= archivedBefore { return nil }
-        return try object(kind: .wal, path: path)
+        if let contents = try object(kind: .wal, path: path) { return contents }
+        return isOlderFormat ? nil : try olderLayoutWAL(name, cluster: cluster, archivedBefore: archivedBefore)
+    }
+
+    /// A file of this cluster that an interrupted upgrade left in the format 2 layout without a copy yet (archived by
+    /// a format 2 writer during the upgrade): a segment when its header names the cluster, another file when the
+    /// repository holds this cluster only. `repo upgrade` moves it.
+    private func olderLayoutWAL(_ name: String, cluster: String, archivedBefore: Date?) throws(RepositoryError) -> [UInt8]? {
+        guard let timeline = WALFileName.timeline(of: name) else { return nil }
+        let path = "wal/\(timeline)/\(name)"
+        if let archivedBefore, let archived = try store.modificationTime(path), archived >= archivedBefore { return nil }
+        guard let sealed = try store.read(path) else { return nil }
+        let contents = try codec.open(sealed, kind: .wal, name: path)
+        if WALFileName.hasPageHeader(name) {
+            guard let header = WALSegmentHeader(Array(contents.prefix(WALSegmentHeader.size))),
+                  String(header.systemIdentifier) == cluster else { return nil }
+            return contents
+        }
+        return try walClusters() == [cluster] ? contents : nil
     }
 
     /// When a WAL file reached the archive; nil when it is not there.

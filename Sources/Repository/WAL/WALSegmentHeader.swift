@@ -18,7 +18,8 @@ public struct WALSegmentHeader: Sendable, Equatable {
     static let longHeaderFlag: UInt16 = 0x0002
 
     /// Parses the header at the start of `bytes`; nil when it is not the first page of a WAL segment (too short, no
-    /// long-header flag, or sizes PostgreSQL cannot have).
+    /// long-header flag, or sizes PostgreSQL cannot have). The magic number changes with PostgreSQL's major versions
+    /// (0xD110 for 15); any of the 0xD1xx family (PostgreSQL 12 and later) is accepted, older ones are not.
     public init?(_ bytes: [UInt8]) {
         guard bytes.count >= Self.size else { return nil }
         func integer<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
