@@ -33,17 +33,28 @@ struct ArchivingSetup {
 
     /// Restores into a fresh folder and starts a server on it (not archiving); waits until recovery has ended.
     func restoreAndStart(_ extra: [String], archiving: Bool = false) async throws -> PostgresCluster {
+        let (scratch, restored) = try restore(extra)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        return try await startRecovered(scratch, options: archiving ? "" : "-c archive_mode=off")
+    }
+
+    /// `lifeboat restore` into a new folder `pgdata` below a temporary one (owned by the server's user as root).
+    func restore(_ extra: [String]) throws -> (scratch: TemporaryDirectory, result: ProcessResult) {
         let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
         var arguments = ["restore", "--to", scratch.file("pgdata")] + extra
         if geteuid() == 0 { arguments += ["--owner", "postgres"] }
-        let restored = try lifeboat(arguments)
-        #expect(restored.status == 0, "\(restored.stderr)")
-        let cluster = try PostgresCluster.start(existing: scratch, options: archiving ? "" : "-c archive_mode=off")
-        let connection = try cluster.connect()
-        let promoted = await eventually(60) { (try? connection.query("SELECT pg_is_in_recovery()").scalar) == "f" }
-        #expect(promoted, "recovery did not finish:\n\(cluster.serverLog)")
-        return cluster
+        return (scratch, try lifeboat(arguments))
     }
+}
+
+/// Starts a server on a restored folder (`options` for the server: "" keeps the restored configuration) and waits
+/// until recovery has ended.
+func startRecovered(_ scratch: TemporaryDirectory, options: String = "-c archive_mode=off") async throws -> PostgresCluster {
+    let cluster = try PostgresCluster.start(existing: scratch, options: options)
+    let connection = try cluster.connect()
+    let promoted = await eventually(60) { (try? connection.query("SELECT pg_is_in_recovery()").scalar) == "f" }
+    #expect(promoted, "recovery did not finish:\n\(cluster.serverLog)")
+    return cluster
 }
 
 /// Waits until the archiver has stored every segment up to the current one.
@@ -121,22 +132,17 @@ struct BackupRestoreTests {
             try db.query("INSERT INTO t VALUES (100002, 'after the second backup')")
             try await waitForArchive(db)
 
-            let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
-            var arguments = ["restore", "--to", scratch.file("pgdata"), "--target-name", "before-migration", "--json"]
-            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
-            let named = try setup.lifeboat(arguments)
+            let (scratch, named) = try setup.restore(["--target-name", "before-migration", "--json"])
             #expect(named.status == 0, "\(named.stderr)")
             let summary = try json(named)
             #expect(summary["backup"] as? String == first["id"] as? String)  // the second backup is after the point
             let found = try #require(WALRange.parse(summary["restore_point_lsn"] as? String ?? ""))
             let end = try #require(WALRange.parse(pointEnd))
             #expect(found < end && end - found < 256, "restore point at \(WALRange.format(found)), its record ends at \(pointEnd)")
-            let server = try PostgresCluster.start(existing: scratch, options: "-c archive_mode=off")
             do {
+                let server = try await startRecovered(scratch)
                 defer { server.stop() }
                 let restored = try server.connect()
-                let promoted = await eventually(60) { (try? restored.query("SELECT pg_is_in_recovery()").scalar) == "f" }
-                #expect(promoted, "\(server.serverLog)")
                 #expect(try restored.query("SELECT count(*) FROM t").scalar == "9001")
                 #expect(try restored.query("SELECT max(id) FROM t").scalar == "100000")
             }

@@ -162,10 +162,7 @@ struct ClusterIdentityTests {
             let wal = setup.repo + "/wal/\(cluster)"
 
             // A point-in-time restore, started and promoted with the settings lifeboat wrote: it archives nothing.
-            let scratch = try TemporaryDirectory(prefix: "lifeboat-restored")
-            var arguments = ["restore", "--to", scratch.file("pgdata"), "--target-time", target]
-            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
-            let restored = try setup.lifeboat(arguments)
+            let (scratch, restored) = try setup.restore(["--target-time", target])
             #expect(restored.status == 0, "\(restored.stderr)")
             let lastLine = restored.stdout.split(separator: "\n").last.map(String.init) ?? ""
             #expect(lastLine.contains("archive_mode is off"), "\(restored.stdout)")
@@ -173,11 +170,9 @@ struct ClusterIdentityTests {
             let autoConf = try String(contentsOfFile: scratch.file("pgdata/postgresql.auto.conf"), encoding: .utf8)
             #expect(autoConf.contains("archive_mode = 'off'"))
             #expect(autoConf.contains("wal fetch %f %p") && autoConf.contains("--cluster \(cluster)"))
-            let test = try PostgresCluster.start(existing: scratch)
+            let test = try await startRecovered(scratch, options: "")  // as restored: its own archive_mode
             do {
                 let copy = try test.connect()
-                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
-                #expect(promoted, "\(test.serverLog)")
                 #expect(try copy.query("SELECT count(*) FROM orders").scalar == "1100")
                 #expect(try copy.query("SHOW archive_mode").scalar == "off")
                 try copy.query("INSERT INTO orders VALUES (5000, 'written on the test copy')")
@@ -197,17 +192,12 @@ struct ClusterIdentityTests {
             }
 
             // The same restore with --archive-mode preserve: promoted, it archives timeline 2 into the repository.
-            let preserved = try TemporaryDirectory(prefix: "lifeboat-restored")
-            arguments = ["restore", "--to", preserved.file("pgdata"), "--target-time", target, "--archive-mode", "preserve"]
-            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
-            let kept = try setup.lifeboat(arguments)
+            let (preserved, kept) = try setup.restore(["--target-time", target, "--archive-mode", "preserve"])
             #expect(kept.status == 0, "\(kept.stderr)")
             #expect(kept.stdout.split(separator: "\n").last?.contains("--archive-mode preserve") == true)
-            let branch = try PostgresCluster.start(existing: preserved)
+            let branch = try await startRecovered(preserved, options: "")
             do {
                 let copy = try branch.connect()
-                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
-                #expect(promoted, "\(branch.serverLog)")
                 try copy.query("INSERT INTO orders VALUES (6000, 'written on the branch')")
                 try await waitForArchive(copy)
                 // The branch is backed up into the same repository too (same system identifier, timeline 2).
@@ -220,21 +210,16 @@ struct ClusterIdentityTests {
             // Production goes on on timeline 1: a latest restore follows it, not the branch, and says so.
             try db.query("INSERT INTO orders SELECT g, 'after the branch' FROM generate_series(1301, 1400) g")
             try await waitForArchive(db)
-            let scratch2 = try TemporaryDirectory(prefix: "lifeboat-restored")
-            arguments = ["restore", "--to", scratch2.file("pgdata")]
-            if geteuid() == 0 { arguments += ["--owner", "postgres"] }
-            let again = try setup.lifeboat(arguments)
+            let (scratch2, again) = try setup.restore([])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stdout.contains("recovery follows timeline 1"), "\(again.stdout)")
             #expect(again.stderr.contains("2 timelines that branch apart"), "\(again.stderr)")
             let conf = try String(contentsOfFile: scratch2.file("pgdata/postgresql.auto.conf"), encoding: .utf8)
             #expect(conf.contains("recovery_target_timeline = '1'"))
-            let production2 = try PostgresCluster.start(existing: scratch2, options: "-c archive_mode=off")
             do {
+                let production2 = try await startRecovered(scratch2)
                 defer { production2.stop() }
                 let copy = try production2.connect()
-                let promoted = await eventually(60) { (try? copy.query("SELECT pg_is_in_recovery()").scalar) == "f" }
-                #expect(promoted, "\(production2.serverLog)")
                 #expect(try copy.query("SELECT count(*) FROM orders").scalar == "1400")
                 #expect(try copy.query("SELECT count(*) FROM orders WHERE id = 6000").scalar == "0")
             }

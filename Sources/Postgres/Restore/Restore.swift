@@ -370,7 +370,7 @@ public enum Restore {
         case .name(let name): lines.append("recovery_target_name = \(quote(name))")
         }
         if options.target != .latest { lines.append("recovery_target_action = 'promote'") }
-        if let timeline {
+        if timeline != nil {
             lines.append("# Another timeline branches off this one's history in the archive; remove this line before "
                 + "making standbys of this server.")
         }
