@@ -206,6 +206,16 @@ struct ClusterIdentityTests {
             }
             branch.stop()
             #expect(FileManager.default.fileExists(atPath: wal + "/00000002/00000002.history"))
+            // Right now the branch archived last; still, retention keeps production's backup (and its WAL), since
+            // which line is production cannot be told from the archive.
+            let early = try json(try setup.lifeboat(["repo", "expire", "--keep-last", "1", "--dry-run", "--json"]))
+            #expect((early["kept"] as? [String])?.count == 2 && (early["removed"] as? [String]) == [], "\(early)")
+            // Only WAL from before production's backup would go.
+            let productionFirst = try #require(try jsonList(try setup.lifeboat(["backup", "list", "--json"]))
+                .first { $0["timeline"] as? Int == 1 }?["wal_first"] as? String)
+            let older = try FileManager.default.contentsOfDirectory(atPath: wal + "/00000001")
+                .filter { String($0.prefix(24)) < productionFirst }
+            #expect(early["wal_removed"] as? Int == older.count, "\(early)")
 
             // Production goes on on timeline 1: a latest restore follows it, not the branch, and says so.
             try db.query("INSERT INTO orders SELECT g, 'after the branch' FROM generate_series(1301, 1400) g")

@@ -69,9 +69,16 @@ struct FailoverTests {
             #expect(lines.last?.contains("run succeeded") == true)
 
             // A restore of the backup taken before the failover follows timeline 2 to the write made after it.
-            let restored = try await setup.restoreAndStart(["--backup", firstBackup])
-            defer { restored.stop() }
-            #expect(try restored.connect().query("SELECT count(*) FROM t WHERE g = 2001").scalar == "1")
+            do {
+                let restored = try await setup.restoreAndStart(["--backup", firstBackup])
+                defer { restored.stop() }
+                #expect(try restored.connect().query("SELECT count(*) FROM t WHERE g = 2001").scalar == "1")
+            }
+
+            // The re-baseline recorded timeline 1 as left behind: its backup ages out with timeline 2's.
+            let expiry = try json(try setup.lifeboat(["repo", "expire", "--keep-last", "1", "--dry-run", "--json"]))
+            #expect(expiry["removed"] as? [String] == [firstBackup], "\(expiry)")
+            #expect((expiry["kept"] as? [String])?.count == 1)
         }
     }
 

@@ -133,6 +133,17 @@ enum PostgresRebaselineStep {
                     hint: "set archive_mode = on and archive_command to `lifeboat wal push` on the new primary")
             }
         }
+        // The timelines this failover left behind: retention lets their backups age out with the new timeline's.
+        if manifest.timeline > 1 {
+            let cluster = manifest.systemIdentifier
+            let timeline = UInt32(manifest.timeline)
+            try LifeboatError.wrapping { () throws(RepositoryError) in
+                let archived = try repository.archivedTimelines(cluster: cluster).first { $0.timeline == timeline }
+                if let ancestors = archived?.history?.ancestors.map(\.parent) {
+                    try repository.noteFailover(cluster, superseded: ancestors)
+                }
+            }
+        }
         context.output.note("\(entry.name) is protected again: backup \(manifest.id) on timeline \(manifest.timeline)"
             + (manifest.timeline > 1 ? ", \(history) archived" : ""))
     }

@@ -383,36 +383,26 @@ public enum Restore {
         try chown(signal, options.owner)
     }
 
-    /// Settings a restore writes; the same settings left in the backup's `postgresql.auto.conf` by an earlier restore
-    /// (of the server the backup was taken of) are commented out, so that an old target cannot stop this recovery.
-    static let recoverySettings: Set<String> = [
-        "restore_command", "recovery_target", "recovery_target_name", "recovery_target_time", "recovery_target_xid",
-        "recovery_target_lsn", "recovery_target_inclusive", "recovery_target_timeline", "recovery_target_action",
-        "recovery_end_command", "archive_cleanup_command",
+    /// Recovery settings and the value that leaves each one unset. A restore names every one of them at the end
+    /// of `postgresql.auto.conf` (PostgreSQL takes the last occurrence), so that settings an earlier restore left in
+    /// the backup's configuration (of the server the backup was taken of) cannot stop or steer this recovery.
+    static let neutralRecoverySettings: [(String, String)] = [
+        ("restore_command", ""), ("recovery_target", ""), ("recovery_target_name", ""), ("recovery_target_time", ""),
+        ("recovery_target_xid", ""), ("recovery_target_lsn", ""), ("recovery_target_inclusive", "on"),
+        ("recovery_target_action", "pause"), ("recovery_end_command", ""), ("archive_cleanup_command", ""),
     ]
 
     private static func appendAutoConf(_ lines: [String], options: Options) throws {
         let autoConf = options.destination + "/postgresql.auto.conf"
-        guard let data = FileManager.default.contents(atPath: autoConf) else {
-            throw RestoreError(description: "cannot read \(autoConf)", damaged: false)
-        }
-        let existing = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map { line -> String in
-                let key = line.drop { $0 == " " || $0 == "\t" }.prefix { $0.isLetter || $0 == "_" }.lowercased()
-                return recoverySettings.contains(key) ? "# \(line)    # (an earlier restore's; commented out by lifeboat restore)"
-                    : String(line)
-            }
-        var text = existing.joined(separator: "\n")
-        if !text.hasSuffix("\n") { text += "\n" }
-        text += lines.joined(separator: "\n") + "\n"
-        let temporary = autoConf + ".lifeboat-tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw RestoreError(description: "cannot write \(temporary)", damaged: false)
-        }
-        try chown(temporary, options.owner)
-        guard rename(temporary, autoConf) == 0 else {
-            throw RestoreError(description: "cannot replace \(autoConf): \(String(cString: strerror(errno)))", damaged: false)
-        }
+        let written = Set(lines.compactMap { line in line.split(separator: " ").first.map(String.init) })
+        let neutral = neutralRecoverySettings.filter { !written.contains($0.0) }.map { "\($0.0) = '\($0.1)'" }
+        let handle = FileHandle(forWritingAtPath: autoConf)
+        guard let handle else { throw RestoreError(description: "cannot open \(autoConf)", damaged: false) }
+        try handle.seekToEnd()
+        let header = Array(lines.prefix { $0.isEmpty || $0.hasPrefix("#") })
+        let body = (header + neutral + lines.dropFirst(header.count)).joined(separator: "\n")
+        try handle.write(contentsOf: Data(("\n" + body + "\n").utf8))
+        try handle.close()
     }
 
     private static func prepareFolder(_ path: String, delta: Bool, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {

@@ -41,6 +41,8 @@ public enum RestorePoints {
             for tli in Set([last, first]).sorted(by: >) {
                 let fileName = WALRange.segmentName(timeline: Int(tli), segment: segment, segmentSize: segmentSize)
                 if let bytes = try repository.fetchWAL(name: fileName, cluster: cluster) { return bytes }
+                // The last segment of a timeline a promotion ended is archived as `.partial`.
+                if let bytes = try repository.fetchWAL(name: fileName + ".partial", cluster: cluster) { return bytes }
             }
             return nil
         }
@@ -57,7 +59,7 @@ public enum RestorePoints {
             found.append(Found(lsn: record.lsn, time: Date(timeIntervalSince1970: 946_684_800 + Double(micros) / 1e6)))
         }
         // Between two backups the WAL must be whole: a missing segment there is a gap, not "no restore point".
-        if let through, let missing = reader.missingSegment, missing * segmentSize < through {
+        if found.isEmpty, let through, let missing = reader.missingSegment, missing * segmentSize < through {
             let name = WALRange.segmentName(timeline: Int(lineage.timeline(at: missing * segmentSize)), segment: missing,
                                             segmentSize: segmentSize)
             throw RepositoryError(.damaged, "WAL segment \(name) of cluster \(cluster) is missing from the archive: "

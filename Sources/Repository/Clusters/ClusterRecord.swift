@@ -23,6 +23,9 @@ public struct ClusterRecord: Codable, Sendable, Equatable {
     /// The server's version number (e.g. 150018), once a backup has recorded it.
     public var postgresVersion: Int?
     public var firstSeen: Date
+    /// Timelines a failover left behind (recorded by `postgres.rebaseline` on the new primary): retention treats
+    /// their backups as the new timeline's.
+    public var supersededTimelines: [UInt32]?
 
     /// The name it was last backed up under.
     public var name: String? { names.last?.name }
@@ -30,6 +33,7 @@ public struct ClusterRecord: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case names
         case systemIdentifier = "system_identifier", postgresVersion = "postgres_version", firstSeen = "first_seen"
+        case supersededTimelines = "superseded_timelines"
     }
 
     public init(systemIdentifier: String, names: [Name] = [], postgresVersion: Int? = nil, firstSeen: Date = Date()) {
@@ -129,6 +133,17 @@ extension BackupRepository {
             // Another process recorded it first: add to its record.
             try noteCluster(systemIdentifier, name: name, postgresVersion: postgresVersion)
         }
+    }
+
+    /// Records that a failover left the timelines `ancestors` behind for `timeline` (the new primary's).
+    public func noteFailover(_ systemIdentifier: String, superseded ancestors: [UInt32]) throws(RepositoryError) {
+        guard var record = try clusterRecord(systemIdentifier) else {
+            throw RepositoryError(.notFound, "no cluster \(systemIdentifier) in \(location)")
+        }
+        let merged = Array(Set(record.supersededTimelines ?? []).union(ancestors)).sorted()
+        guard merged != record.supersededTimelines ?? [] else { return }
+        record.supersededTimelines = merged
+        _ = try putObject(RepositoryJSON.encode(record), kind: .cluster, path: Self.clusterPath(systemIdentifier), mode: .replace)
     }
 
     /// Every cluster the repository knows: recorded, backed up, or with archived WAL; by current name.

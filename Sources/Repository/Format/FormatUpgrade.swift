@@ -137,6 +137,10 @@ extension BackupRepository {
         for object in objects where WALFileName.hasPageHeader(object.name) {
             let plaintext = try readOlder(object)
             let header = WALSegmentHeader(Array(plaintext.prefix(WALSegmentHeader.size)))
+            if let assigned = state.assignments[object.path], let header, String(header.systemIdentifier) != assigned {
+                throw RepositoryError(.refused, "\(object.path) names cluster \(header.systemIdentifier) in its page header, "
+                    + "not \(assigned) it was assigned to; nothing was changed")
+            }
             guard let cluster = state.assignments[object.path] ?? header.map({ String($0.systemIdentifier) }) else { continue }
             state.owners[object.path] = cluster
             state.known.insert(cluster)
@@ -173,6 +177,17 @@ extension BackupRepository {
                 candidates = [owner]
             }
             if candidates.isEmpty && state.known.count == 1 { candidates = state.known }
+            // Left over by an interrupted upgrade: whose copy it already has, when only one cluster has it.
+            if candidates.count != 1 && !moving {
+                var holders: Set<String> = []
+                for owner in try walClusters() {
+                    let copy = Self.walPath(object.name, timeline: timeline, cluster: owner)
+                    if let sealed = try store.read(copy), try codec.open(sealed, kind: .wal, name: copy) == plaintext {
+                        holders.insert(owner)
+                    }
+                }
+                if holders.count == 1 { candidates = holders }
+            }
             guard candidates.count == 1, let cluster = candidates.first else { continue }
             state.owners[object.path] = cluster
             state.texts[object.path] = plaintext

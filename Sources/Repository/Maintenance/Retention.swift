@@ -101,18 +101,31 @@ extension BackupRepository {
             let own = manifests.filter { $0.systemIdentifier == summary.systemIdentifier }
             guard !own.isEmpty else { continue }
             let timelines = try archivedTimelines(cluster: summary.systemIdentifier)
-            // The policy keeps backups of each line of history on its own: backups are grouped by the timeline a
-            // restore of them follows. A copy restored elsewhere that archives its own timeline here (same system
-            // identifier) then cannot push production's backups out, nor the other way round; after a failover,
-            // the old timeline's backups reach the new one and age out with it.
-            var groups: [UInt32: [BackupManifest]] = [:]
-            for manifest in own {
-                let line = Self.recoveryTimeline(backupTimeline: UInt32(manifest.timeline), stopLSN: manifest.stopPosition ?? .max,
-                                                 timelines: timelines)?.timeline ?? UInt32(manifest.timeline)
-                groups[line, default: []].append(manifest)
-            }
+            // The policy keeps backups of each line of history on its own: for every timeline, the backups that can
+            // recover onto it. A copy restored elsewhere that archives its own timeline here (same system
+            // identifier) then cannot push production's backups out, nor the other way round — which of the two
+            // is production cannot be told from the archive. A timeline a failover recorded as superseded
+            // (`postgres.rebaseline`) is no line of its own: its backups reach the new one and age out with it.
+            let superseded = Set(try clusterRecord(summary.systemIdentifier)?.supersededTimelines ?? [])
+            var lines = Set(timelines.map(\.timeline)).union(own.map { UInt32($0.timeline) })
+            lines.subtract(superseded)
             var keep = Set<String>()
-            for (_, group) in groups { keep.formUnion(policy.keep(group.map { ($0.id, $0.startTime) })) }
+            for line in lines {
+                let info = timelines.first { $0.timeline == line }
+                let group = own.filter { manifest in
+                    UInt32(manifest.timeline) == line
+                        || (info?.accepts(timeline: UInt32(manifest.timeline), stopLSN: manifest.stopPosition ?? .max) ?? false)
+                }
+                keep.formUnion(policy.keep(group.map { ($0.id, $0.startTime) }))
+            }
+            // A backup on no line left (its timeline superseded, reaching no other): kept by the policy among those.
+            let orphans = own.filter { manifest in
+                !lines.contains { line in
+                    UInt32(manifest.timeline) == line || (timelines.first { $0.timeline == line }?
+                        .accepts(timeline: UInt32(manifest.timeline), stopLSN: manifest.stopPosition ?? .max) ?? false)
+                }
+            }
+            keep.formUnion(policy.keep(orphans.map { ($0.id, $0.startTime) }))
             let kept = own.filter { keep.contains($0.id) }
             let removed = own.filter { !keep.contains($0.id) }.map(\.id)
             let wal = try walFiles(cluster: summary.systemIdentifier)

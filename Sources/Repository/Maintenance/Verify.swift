@@ -249,20 +249,24 @@ extension BackupRepository {
         for object in leftovers {
             let timeline = String(object.path.split(separator: "/")[1])
             var owners = clusters
+            let contents: [UInt8]
+            do {
+                guard let sealed = try store.read(object.path) else { continue }
+                contents = try codec.open(sealed, kind: .wal, name: object.path)
+            } catch {
+                problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(object.path)", problem: error.message))
+                continue
+            }
             if WALFileName.hasPageHeader(object.name) {
-                let contents: [UInt8]
-                do {
-                    guard let sealed = try store.read(object.path) else { continue }
-                    contents = try codec.open(sealed, kind: .wal, name: object.path)
-                } catch {
-                    problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(object.path)", problem: error.message))
-                    continue
-                }
                 owners = WALSegmentHeader(Array(contents.prefix(WALSegmentHeader.size))).map { [String($0.systemIdentifier)] } ?? []
             }
+            // Its copy: the same content under the same name in a cluster's folder (its header's, for a segment).
             var copied = false
-            for owner in owners where try store.exists(Self.walPath(object.name, timeline: timeline, cluster: owner)) {
-                copied = true
+            for owner in owners {
+                let copy = Self.walPath(object.name, timeline: timeline, cluster: owner)
+                if let sealed = try store.read(copy), (try? codec.open(sealed, kind: .wal, name: copy)) == contents {
+                    copied = true
+                }
             }
             if !copied {
                 problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(object.path)",

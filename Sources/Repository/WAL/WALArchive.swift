@@ -171,7 +171,11 @@ extension BackupRepository {
                   String(header.systemIdentifier) == cluster else { return nil }
             return contents
         }
-        return try walClusters() == [cluster] ? contents : nil
+        guard try walClusters() == [cluster] else {
+            throw RepositoryError(.damaged, "\(path) was left in the format 2 layout by an interrupted upgrade, and whose it is "
+                + "cannot be told here", hint: "run `lifeboat repo upgrade` to finish the upgrade")
+        }
+        return contents
     }
 
     /// When a WAL file reached the archive; nil when it is not there.
