@@ -102,6 +102,7 @@ struct StatusCommand: ParsableCommand {
                 ?? report?.rto.targetSeconds ?? 4 * 3600
             var status = DatabaseStatus(database: database, rpo_target_seconds: rpoTarget, rto_target_seconds: rtoTarget,
                                         problems: openProblems, within_targets: true)
+            status.problems += positions.first { $0.database == database }?.problems ?? []
             if let position = positions.first(where: { $0.database == database }), let backup = position.newestBackup {
                 status.repository = position.repository
                 status.cluster = position.cluster?.systemIdentifier

@@ -293,8 +293,12 @@ struct ClusterIdentityTests {
             try promoted.query("INSERT INTO t VALUES (0)")
             try await waitForArchive(promoted)
 
+            // A user that may read neither pg_control_system() nor connect for replication.
+            try promoted.query("CREATE ROLE plain LOGIN")
+            try promoted.query("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
             let inventory = try setup.bench.folder.write("inventory.yaml", """
                 databases:
+                  orders-plain: { host: \(standby.socketDirectory), port: \(standby.port), user: plain, dbname: postgres }
                   orders-standby: { host: \(standby.socketDirectory), port: \(standby.port), user: postgres, dbname: postgres }
                   orders: { host: \(primary.socketDirectory), port: \(primary.port), user: postgres, dbname: postgres }
                 repositories:
@@ -311,8 +315,14 @@ struct ClusterIdentityTests {
             let oldRow = try #require(rows.first { $0["database"] as? String == "orders" })
             #expect(oldRow["newest_backup"] as? String == ids[1])
             #expect(oldRow["cluster_found_by"] as? String == "name")
+            // A server that answers but does not tell its identifier is not matched by a guess.
+            let plainRow = try #require(rows.first { $0["database"] as? String == "orders-plain" })
+            #expect(plainRow["newest_backup"] == nil, "\(plainRow)")
+            #expect((plainRow["problems"] as? [String])?.contains { $0.contains("system identifier cannot be read") } == true,
+                    "\(plainRow)")
             let table = try setup.bench.run(["status", "--inventory", inventory])
-            #expect(!table.stdout.contains("none"), "\(table.stdout)")
+            #expect(table.stdout.split(separator: "\n").filter { $0.hasPrefix("orders ") || $0.hasPrefix("orders-standby") }
+                .allSatisfy { !$0.contains("none") }, "\(table.stdout)")
 
             // A backup of the promoted server continues the same cluster, under its new name.
             let after = try setup.lifeboat(["backup", "--conninfo", standby.conninfo(), "--source", "orders-standby", "--json"])

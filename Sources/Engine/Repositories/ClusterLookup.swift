@@ -15,30 +15,45 @@ public enum ClusterLookup {
     }
 
     /// The running server's system identifier (`pg_control_system()`, else `IDENTIFY_SYSTEM` on a replication
-    /// connection), or nil when the server cannot be reached within a few seconds.
-    public static func systemIdentifier(conninfo: String) -> String? {
+    /// connection), or nil when the server cannot be reached within a few seconds — the one failure that sends the
+    /// caller to the names backups were taken under (and the evidence says so). A server that answers but whose
+    /// identifier cannot be read is an error, never "unreachable".
+    public static func systemIdentifier(conninfo: String) throws -> String? {
         let quick = conninfo + " connect_timeout=5"
-        // A server that cannot be reached at all is not tried twice.
-        guard let connection = try? PostgresConnection(conninfo: quick) else { return nil }
+        let connection: PostgresConnection
+        do {
+            connection = try PostgresConnection(conninfo: quick)
+        } catch {
+            return nil
+        }
         defer { connection.close() }
-        if let value = (try? connection.query("SELECT system_identifier::text FROM pg_control_system()"))?.scalar,
-           SystemIdentifier.isValid(value) {
-            return value
+        let sqlError: any Error
+        do {
+            if let value = try connection.query("SELECT system_identifier::text FROM pg_control_system()").scalar,
+               SystemIdentifier.isValid(value) {
+                return value
+            }
+            sqlError = LifeboatError(.runFailed, "pg_control_system() returned no system identifier")
+        } catch {
+            sqlError = error
         }
         // Reachable, but the function is not allowed to this user: IDENTIFY_SYSTEM needs only replication rights.
-        if let replication = try? ReplicationConnection(conninfo: quick) {
+        do {
+            let replication = try ReplicationConnection(conninfo: quick)
             defer { replication.close() }
-            if let identity = try? replication.identifySystem(), SystemIdentifier.isValid(identity.systemIdentifier) {
-                return identity.systemIdentifier
-            }
+            let identity = try replication.identifySystem()
+            if SystemIdentifier.isValid(identity.systemIdentifier) { return identity.systemIdentifier }
+            throw LifeboatError(.runFailed, "IDENTIFY_SYSTEM returned '\(identity.systemIdentifier)'")
+        } catch {
+            throw LifeboatError(.runFailed, "the server answers, but its system identifier cannot be read: \(sqlError); "
+                + "over replication: \(error)",
+                hint: "let the inventory's user run pg_control_system() or connect for replication")
         }
-        return nil
     }
 
-    /// The running server's system identifier for an inventory database.
-    public static func systemIdentifier(of entry: InventoryEntry, secrets: SecretResolver) -> String? {
-        guard let conninfo = try? Conninfo.build(entry, secrets: secrets) else { return nil }
-        return systemIdentifier(conninfo: conninfo)
+    /// The running server's system identifier for an inventory database (its secrets resolved now).
+    public static func systemIdentifier(of entry: InventoryEntry, secrets: SecretResolver) throws -> String? {
+        try systemIdentifier(conninfo: Conninfo.build(entry, secrets: secrets))
     }
 
     /// The cluster of the database `name` among `clusters`: the one with the running server's system identifier
@@ -62,7 +77,7 @@ public enum ClusterLookup {
                                withBackups: Bool = true) throws -> (cluster: ClusterSummary, evidence: Evidence) {
         let all = try repository.clusters()
         let clusters = withBackups ? all.filter { $0.backups > 0 } : all
-        let live = systemIdentifier(of: entry, secrets: secrets)
+        let live = try systemIdentifier(of: entry, secrets: secrets)
         if let found = try match(database: entry.name, liveIdentifier: live, in: clusters) { return found }
         let known = clusters.map(\.label).joined(separator: ", ")
         if let live {

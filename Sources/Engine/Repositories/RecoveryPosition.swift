@@ -16,6 +16,8 @@ public struct DatabasePosition: Sendable {
     /// Seconds since the newest archived WAL (or the newest backup, when backups carry their own WAL); nil when
     /// the database has no backup at all.
     public var exposure: Double?
+    /// What went wrong finding this database's backups (the repositories' own problems are the scan's).
+    public var problems: [String] = []
 }
 
 public enum RecoveryPosition {
@@ -47,7 +49,14 @@ public enum RecoveryPosition {
         }
         let positions = inventory.names(.databases).map { database -> DatabasePosition in
             var position = DatabasePosition(database: database)
-            let live = inventory.entry(.databases, database).flatMap { ClusterLookup.systemIdentifier(of: $0, secrets: secrets) }
+            let live: String?
+            do {
+                live = try inventory.entry(.databases, database).flatMap { try ClusterLookup.systemIdentifier(of: $0, secrets: secrets) }
+            } catch {
+                // Which cluster it is cannot be told: no guess by name.
+                position.problems.append("\(error)")
+                return position
+            }
             var best: (holding: Holding, cluster: ClusterSummary, evidence: ClusterLookup.Evidence, backup: BackupManifest)?
             for holding in repositories {
                 let withBackups = holding.clusters.filter { $0.backups > 0 }

@@ -264,8 +264,11 @@ extension BackupRepository {
             var copied = false
             for owner in owners {
                 let copy = Self.walPath(object.name, timeline: timeline, cluster: owner)
-                if let sealed = try store.read(copy), (try? codec.open(sealed, kind: .wal, name: copy)) == contents {
-                    copied = true
+                guard let sealed = try store.read(copy) else { continue }
+                do {
+                    if try codec.open(sealed, kind: .wal, name: copy) == contents { copied = true }
+                } catch {
+                    problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(copy)", problem: error.message))
                 }
             }
             if !copied {
