@@ -26,7 +26,8 @@ public final class BackupRepository: Sendable {
     /// Older formats `repo upgrade` turns into the current one.
     public static let upgradableFormats = [2]
     public static let defaultChunkSize = 128 * 1024
-    public static let defaultScryptN: UInt64 = 1 << 15
+    /// scrypt cost of new key slots: about 0.4 s and 128 MiB per passphrase tried.
+    public static let defaultScryptN: UInt64 = 1 << 17
 
     public let store: any ObjectStore
     public let config: RepositoryConfig
@@ -137,10 +138,21 @@ public final class BackupRepository: Sendable {
         -> RepositoryConfig {
         let location = store.location
         guard let bytes = try store.read("config") else {
+            var isFolder: ObjCBool = false
+            if store is FileStore, FileManager.default.fileExists(atPath: location, isDirectory: &isFolder), !isFolder.boolValue {
+                throw RepositoryError(.notInitialised, "no Lifeboat repository at \(location): it is a file, not a folder",
+                                      hint: "--repo names the repository's folder")
+            }
             throw RepositoryError(.notInitialised, "no Lifeboat repository at \(location)",
                                   hint: "create one with `lifeboat repo init --repo \(location)`, or check the path")
         }
-        let config = try RepositoryJSON.decode(RepositoryConfig.self, bytes, what: "\(location)/config")
+        let config: RepositoryConfig
+        do {
+            config = try RepositoryJSON.decoder.decode(RepositoryConfig.self, from: Data(bytes))
+        } catch {
+            throw RepositoryError(.damaged, "the repository's config is damaged (\(location)/config: \(RepositoryJSON.reason(error)))",
+                                  hint: "a copy made with `lifeboat repo copy` has the same config; it is plain JSON")
+        }
         if upgradableFormats.contains(config.format) {
             guard allowingOlderFormat else {
                 throw RepositoryError(.outdated, "\(location) has repository format \(config.format); this Lifeboat "
@@ -167,29 +179,12 @@ public final class BackupRepository: Sendable {
     /// needs the current layout then refuses with `.outdated`.
     public static func open(_ store: any ObjectStore, credential: Credential,
                             allowingOlderFormat: Bool = false) throws(RepositoryError) -> BackupRepository {
-        let location = store.location
         let config = try readConfig(in: store, allowingOlderFormat: allowingOlderFormat)
         switch credential {
         case .keyFile(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw RepositoryError(.wrongKey, "key file \(path) does not exist or is not readable")
-            }
-            let exported = try RepositoryJSON.decode(ExportedKey.self, Array(data), what: "key file \(path)")
-            guard exported.repository == config.id, let master = Hex.decode(exported.master), master.count == 32 else {
-                throw RepositoryError(.wrongKey, "key file \(path) belongs to another repository (\(exported.repository))")
-            }
-            return BackupRepository(store: store, config: config, master: master, openedKeyId: nil)
+            return try openWithKeyFile(store, config: config, path: path)
         case .passphrase(let passphrase):
-            let ids = try store.list("keys")
-            for id in ids {
-                guard let bytes = try store.read("keys/" + id) else { continue }
-                let wrapped = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
-                if let master = unwrap(wrapped, passphrase: passphrase, repositoryId: config.id) {
-                    return BackupRepository(store: store, config: config, master: master, openedKeyId: id)
-                }
-            }
-            throw RepositoryError(.wrongKey, "wrong passphrase: it opens none of the \(ids.count) keys of repository \(location)",
-                                  hint: "check LIFEBOAT_PASSPHRASE or --passphrase-file; `lifeboat repo key list` shows the keys")
+            return try openWithPassphrase(store, config: config, passphrase: passphrase)
         }
     }
 
@@ -203,15 +198,15 @@ public final class BackupRepository: Sendable {
         return try writeKey(passphrase: passphrase, label: label, scryptN: scryptN)
     }
 
+    /// Every key slot, with the damage found in it (checksum, seal under the master key, check value).
     public func keys() throws(RepositoryError) -> [KeyInfo] {
-        var result: [KeyInfo] = []
-        for id in try store.list("keys") {
-            guard let bytes = try store.read("keys/" + id) else { continue }
-            let key = try RepositoryJSON.decode(WrappedKey.self, bytes, what: "key \(id)")
-            result.append(KeyInfo(id: id, created: key.created, host: key.host, user: key.user, label: key.label,
-                                  current: id == openedKeyId))
+        try Self.readSlots(store).map { slot in
+            var damage = slot.damage
+            if damage == nil, let key = slot.key { damage = slotDamage(key) }
+            return KeyInfo(id: slot.id, created: slot.key?.created ?? Date(timeIntervalSince1970: 0),
+                           host: slot.key?.host ?? "", user: slot.key?.user ?? "", label: slot.key?.label,
+                           current: slot.id == openedKeyId, damage: damage)
         }
-        return result
     }
 
     /// Removes a key; removing the last one is refused (the repository would be lost).
@@ -227,8 +222,10 @@ public final class BackupRepository: Sendable {
     }
 
     /// Writes the master key to `path` (mode 0600) for unattended commands (`--key-file`).
-    public func exportKey(to path: String) throws(RepositoryError) {
-        let exported = ExportedKey(repository: config.id, master: Hex.encode(master))
+    public func exportKey(to given: String) throws(RepositoryError) {
+        let path = Paths.absolute(given)
+        let exported = ExportedKey(repository: config.id, master: Hex.encode(master),
+                                   check: KeyCheck.value(master: master, repositoryId: config.id))
         let folder = FileStore(root: (path as NSString).deletingLastPathComponent)
         let wrote = try folder.writeFile((path as NSString).lastPathComponent, RepositoryJSON.encode(exported),
                                          mode: .createNew, permissions: 0o600)
@@ -236,6 +233,7 @@ public final class BackupRepository: Sendable {
     }
 
     private func writeKey(passphrase: [UInt8], label: String?, scryptN: UInt64) throws(RepositoryError) -> String {
+        if let problem = ScryptBounds.problem(n: scryptN, r: 8, p: 1) { throw RepositoryError(.refused, problem) }
         let salt = SecureRandom.bytes(32)
         guard let kek = KeyedHash.scrypt(passphrase: passphrase, salt: salt, n: scryptN, r: 8, p: 1) else {
             throw RepositoryError(.refused, "scrypt refused its parameters (N=\(scryptN))")
@@ -244,26 +242,13 @@ public final class BackupRepository: Sendable {
         let sealed = master.withUnsafeBytes {
             AESGCM.seal(key: kek, nonce: nonce, plaintext: $0, associatedData: Self.keyAssociatedData(config.id))
         }
-        let key = WrappedKey(n: scryptN, r: 8, p: 1, salt: Hex.encode(salt), nonce: Hex.encode(nonce),
-                             wrapped: Hex.encode(sealed), created: Date(), host: ProcessInfo.processInfo.hostName,
-                             user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), label: label)
+        let key = sealedSlot(WrappedKey(n: scryptN, r: 8, p: 1, salt: Hex.encode(salt), nonce: Hex.encode(nonce),
+                                        wrapped: Hex.encode(sealed), created: Date(), host: ProcessInfo.processInfo.hostName,
+                                        user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), label: label))
         let id = SecureRandom.hex(8)
         try store.write("keys/" + id, RepositoryJSON.encode(key), mode: .createNew)
+        try store.makeDurable()
         return id
-    }
-
-    private static func unwrap(_ key: WrappedKey, passphrase: [UInt8], repositoryId: String) -> [UInt8]? {
-        guard key.kdf == "scrypt", let salt = Hex.decode(key.salt), let nonce = Hex.decode(key.nonce),
-              let sealed = Hex.decode(key.wrapped),
-              let kek = KeyedHash.scrypt(passphrase: passphrase, salt: salt, n: key.n, r: key.r, p: key.p)
-        else { return nil }
-        return sealed.withUnsafeBytes {
-            AESGCM.open(key: kek, nonce: nonce, sealed: $0, associatedData: keyAssociatedData(repositoryId))
-        }
-    }
-
-    private static func keyAssociatedData(_ repositoryId: String) -> [UInt8] {
-        Array("lifeboat key v1\0\(repositoryId)".utf8)
     }
 
     // MARK: - Encrypted named objects

@@ -81,6 +81,8 @@ public enum SecureRandomName {
 /// - `truncate`: forwarded; the answer's headers go out whole, its body half, then the connection closes;
 /// - `short`: forwarded; the answer claims (Content-Length) and carries only half its body — a lie only
 ///   Lifeboat's own checks can catch.
+/// An action `rule:METHOD:TEXT:ACTION` applies ACTION to every METHOD request whose path contains TEXT (e.g.
+/// `rule:GET:/packs/:500`), leaving the others to the sequence.
 /// Counts of what it did are in `counts` (so a test can show faults really happened).
 public final class FaultProxy: Sendable {
     private let server: LoopbackScript
@@ -107,12 +109,16 @@ public final class FaultProxy: Sendable {
 
     static let script = #"""
         import http.client, http.server, json, os, socket, sys, threading
-        port, upstream, counts_file, actions = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:] or ['ok']
+        port, upstream, counts_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+        rules = [a.split(':', 3)[1:] for a in sys.argv[4:] if a.startswith('rule:')]
+        actions = [a for a in sys.argv[4:] if not a.startswith('rule:')] or ['ok']
         lock, state = threading.Lock(), {'n': 0, 'counts': {}}
-        def take():
+        def take(method, path):
             with lock:
-                action = actions[state['n'] % len(actions)]
-                state['n'] += 1
+                ruled = [r[2] for r in rules if r[0] == method and r[1] in path]
+                action = ruled[0] if ruled else actions[state['n'] % len(actions)]
+                if not ruled:
+                    state['n'] += 1
                 state['counts'][action] = state['counts'].get(action, 0) + 1
                 with open(counts_file + '.tmp', 'w') as out:
                     json.dump(state['counts'], out)
@@ -124,7 +130,7 @@ public final class FaultProxy: Sendable {
             def handle_any(self):
                 length = int(self.headers.get('Content-Length', 0) or 0)
                 body = self.rfile.read(length) if length else b''
-                action = take()
+                action = take(self.command, self.path)
                 if action in ERRORS:
                     status, code = ERRORS[action]
                     text = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected</Message></Error>' % code).encode()

@@ -104,11 +104,24 @@ struct GitRestoreCommand: AsyncParsableCommand {
             throw LifeboatError(.notFound, "no bundle of '\(source)' in \(opened.location)" + (at.map { " stored at or before \($0)" } ?? ""),
                                 hint: "a git.mirror step with a repository stores them")
         }
-        if FileManager.default.fileExists(atPath: to),
-           !((try? FileManager.default.contentsOfDirectory(atPath: to)) ?? []).isEmpty {
-            throw LifeboatError(.invalidInput, "\(to) is not empty")
+        let to = Paths.absolute(self.to)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: to, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw LifeboatError(.invalidInput, "\(to) exists and is not a folder") }
+            let contents: [String]
+            do {
+                contents = try FileManager.default.contentsOfDirectory(atPath: to)
+            } catch {
+                throw LifeboatError(.invalidInput, "cannot list \(to): \(error.localizedDescription)")
+            }
+            guard contents.isEmpty else { throw LifeboatError(.invalidInput, "\(to) is not empty") }
+            // git clone creates the folder itself.
+            do {
+                try FileManager.default.removeItem(atPath: to)
+            } catch {
+                throw LifeboatError(.invalidInput, "cannot use \(to): \(error.localizedDescription)")
+            }
         }
-        try? FileManager.default.removeItem(atPath: to)
         let file = FileManager.default.temporaryDirectory.path + "/lifeboat-bundle-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: file) }
         try LifeboatError.wrapping { () throws(RepositoryError) in try opened.writeBundle(bundle, to: file) }

@@ -14,6 +14,6 @@ struct RepoKeyCommand: ParsableCommand {
         commandName: "key",
         abstract: "Passphrases and key files that open the repository.",
         subcommands: [RepoKeyAddCommand.self, RepoKeyListCommand.self, RepoKeyRemoveCommand.self,
-                      RepoKeyExportCommand.self]
+                      RepoKeyExportCommand.self, RepoKeyCheckCommand.self]
     )
 }

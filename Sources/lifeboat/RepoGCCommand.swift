@@ -16,12 +16,22 @@ struct RepoGCCommand: ParsableCommand {
 
     @OptionGroup var repository: RepositoryArguments
 
+    @Option(name: .customLong("accept-backups"),
+            help: "Confirm that the repository now holds this many backups (after deleting some by hand).")
+    var acceptBackups: Int?
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         let opened = try repository.open()
-        let report: GarbageCollectionReport = try LifeboatError.wrapping { () throws(RepositoryError) in try opened.collectGarbage() }
+        let report: GarbageCollectionReport = try LifeboatError.wrapping { () throws(RepositoryError) in
+            try opened.collectGarbage(acceptingBackups: acceptBackups)
+        }
+        for pack in report.unreadablePacks {
+            Console.warning("pack \(pack) is listed by no index and its trailer is damaged: kept; "
+                + "`lifeboat verify --read-data` shows whether backups need it")
+        }
         if json {
             try Console.json(report)
         } else {

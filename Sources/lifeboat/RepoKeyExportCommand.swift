@@ -20,7 +20,11 @@ struct RepoKeyExportCommand: ParsableCommand {
 
     func run() throws {
         let opened = try repository.open()
-        try LifeboatError.wrapping { () throws(RepositoryError) in try opened.exportKey(to: path) }
+        let path = Paths.absolute(self.path)
+        try LifeboatError.wrapping { () throws(RepositoryError) in
+            try opened.exportKey(to: path)
+            try opened.recordKeyFileCheck(action: "export", path: path)
+        }
         Console.out("wrote the key of repository \(opened.id) to \(path) (mode 0600)")
     }
 }

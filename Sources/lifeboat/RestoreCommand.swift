@@ -65,6 +65,10 @@ struct RestoreCommand: ParsableCommand {
     @Flag(name: .customLong("no-archive"), help: "Write no recovery settings: the backup alone, consistent, no WAL from the archive.")
     var noArchive = false
 
+    @Flag(name: .customLong("allow-gap"),
+          help: "Restore although WAL is missing between the backup and the target (recovery stops at the gap).")
+    var allowGap = false
+
     @Flag(help: "Print a JSON summary.")
     var json = false
 
@@ -81,10 +85,17 @@ struct RestoreCommand: ParsableCommand {
             throw ValidationError("--target-timeline must be a timeline number, latest or current")
         }
         guard ArchiveMode(rawValue: archiveMode) != nil else { throw ValidationError("--archive-mode must be off or preserve") }
+        if let targetTime, Restore.parseTime(targetTime) == nil {
+            throw ValidationError("--target-time: cannot read '\(targetTime)' (use e.g. 2026-11-26T02:30:00Z)")
+        }
+        if let targetLSN, WALRange.parse(targetLSN) == nil {
+            throw ValidationError("--target-lsn: cannot read '\(targetLSN)' (use e.g. 0/3000060)")
+        }
     }
 
     func run() throws {
         let opened = try repository.open()
+        let destination = Paths.absolute(self.destination)
         var options = Restore.Options(destination: destination)
         options.workers = opened.store.preferredConcurrency
         options.backup = backup
@@ -94,6 +105,7 @@ struct RestoreCommand: ParsableCommand {
         options.cluster = cluster
         options.archiveMode = ArchiveMode(rawValue: archiveMode) ?? .off
         options.delta = delta
+        options.allowGap = allowGap
         for mapping in tablespaces {
             let parts = mapping.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("/") else {
@@ -117,13 +129,18 @@ struct RestoreCommand: ParsableCommand {
             summary = try Restore.run(from: opened, selection: selection, options: options)
         } catch let error as Restore.RestoreError {
             TransferReport.endLine()
-            throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
+            throw LifeboatError(error.damaged ? .damaged : error.invalidInput ? .invalidInput : .runFailed, error.description,
+                                hint: error.damaged && error.description.contains("--allow-gap")
+                                    ? "`lifeboat verify --repo \(opened.location)` lists what is missing; a copy (repo copy) may hold it" : nil)
         } catch let error as RepositoryError {
             TransferReport.endLine()
             throw LifeboatError(error)
         }
         if options.progress != nil { TransferReport.endLine() }
         for warning in selection.warnings { Console.warning(warning) }
+        if let gap = selection.gap, !noArchive {
+            Console.warning("restored with --allow-gap: \(gap); recovery will stop there, before the target")
+        }
         if json {
             var output = RestoreSummary(summary, destination: destination)
             output.requests = (opened.store as? S3Store)?.requestCount

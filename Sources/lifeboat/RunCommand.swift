@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Engine
+import Repository
 import Foundation
 import Logging
 import Plans
@@ -80,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         options.stderrLevel = Logger.Level(rawValue: logLevel)!
         if verbose { options.observer = Progress.print }
         options.keepScratch = keep
-        options.reportDirectory = reportDirectory
+        options.reportDirectory = reportDirectory.map { Paths.absolute($0) }
 
         try await RunExecution.execute(plan, options: options, catalog: catalog)
     }

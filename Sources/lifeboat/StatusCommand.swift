@@ -78,6 +78,8 @@ struct StatusCommand: ParsableCommand {
     struct StatusReport: Encodable {
         var databases: [DatabaseStatus]
         var mirrors: [MirrorStatus]
+        /// Risks that do not put a database outside its targets (e.g. a repository with a single key slot).
+        var warnings: [String]
     }
 
     func run() throws {
@@ -90,7 +92,7 @@ struct StatusCommand: ParsableCommand {
         let secrets = SecretResolver(environment: ProcessInfo.processInfo.environment, redactor: Redactor())
         let now = Date()
 
-        let (positions, openProblems) = RecoveryPosition.scan(names.inventory, secrets: secrets, now: now)
+        let (positions, openProblems, warnings) = RecoveryPosition.scan(names.inventory, secrets: secrets, now: now)
 
         var rows: [DatabaseStatus] = []
         for database in names.inventory.names(.databases) {
@@ -162,7 +164,7 @@ struct StatusCommand: ParsableCommand {
         }
 
         if json {
-            try Console.json(StatusReport(databases: rows, mirrors: mirrors))
+            try Console.json(StatusReport(databases: rows, mirrors: mirrors, warnings: warnings))
         } else if rows.isEmpty && mirrors.isEmpty {
             Console.out("the inventory \(names.inventory.file ?? "") defines no databases and no git sources")
         } else {
@@ -187,6 +189,8 @@ struct StatusCommand: ParsableCommand {
             }
             for row in rows { for problem in row.problems { Console.warning("\(row.database): \(problem)") } }
             for row in mirrors { for problem in row.problems { Console.warning("\(row.source) → \(row.mirror): \(problem)") } }
+            for warning in warnings { Console.warning(warning) }
+            if !warnings.isEmpty { Console.hint(BackupRepository.singleKeyHint) }
         }
         if rows.contains(where: { !$0.within_targets }) || mirrors.contains(where: { !$0.within_targets }) {
             throw ExitCode(ExitCodes.targetBreached)

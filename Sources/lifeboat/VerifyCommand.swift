@@ -27,13 +27,18 @@ struct VerifyCommand: ParsableCommand {
             Console.warning("\(report.olderLayoutWAL) WAL files of repository format 2 are left over from an interrupted upgrade; "
                 + "`lifeboat repo upgrade` finishes it")
         }
+        if !json {
+            for warning in report.warnings { Console.warning(warning) }
+            if !report.warnings.isEmpty { Console.hint(BackupRepository.singleKeyHint) }
+        }
         if json {
             try Console.json(report)
         } else {
             for problem in report.problems { Console.out(problem.description) }
             if report.problems.isEmpty && TransferReport.isTerminal {
                 Console.out("ok: \(report.backups.count) backups, \(report.chunksChecked) chunks, "
-                    + "\(report.walSegmentsChecked) WAL segments\(readData ? " read and checked" : " present")")
+                    + "\(report.walSegmentsChecked) WAL files\(readData ? " read and checked" : " present"), "
+                    + "\(report.bundlesChecked) git bundles, \(report.keySlotsChecked) key slots")
             }
         }
         if !report.problems.isEmpty {

@@ -118,3 +118,35 @@ struct PackTests {
             .message.contains("no index lists it") == true)
     }
 }
+
+@Suite("verify --read-data reads everything it keeps")
+struct VerifyReadAllTests {
+    @Test("every WAL file is read: a damaged segment older than any backup and a damaged .history are named")
+    func readsAllWAL() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let location = folder.file("repo")
+        let repository = try BackupRepository.initialize(at: location, passphrase: Array("pw".utf8), scryptN: testN)
+        let cluster = "7300000000000000003"
+        let segment = "000000010000000000000001"
+        _ = try repository.pushWAL(name: segment, contents: WALFixture.segment(segment, systemIdentifier: 7300000000000000003,
+                                                                              segmentSize: 1 << 20), cluster: cluster)
+        _ = try repository.pushWAL(name: "00000002.history", contents: Array("1\t0/1000000\tno recovery target specified\n".utf8),
+                                   cluster: cluster)
+        let clean = try repository.verify(readData: true)
+        #expect(clean.problems.isEmpty, "\(clean.problems)")
+        #expect(clean.walSegmentsChecked == 2)
+
+        for path in ["wal/\(cluster)/00000001/\(segment)", "wal/\(cluster)/00000002/00000002.history"] {
+            let file = location + "/" + path
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: file)))
+            bytes[bytes.count / 2] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+        }
+        // Without --read-data nothing is read; with it, both are named.
+        #expect(try repository.verify(readData: false).problems.filter { $0.object.hasPrefix("WAL") }.isEmpty)
+        let report = try repository.verify(readData: true)
+        #expect(report.problems.contains { $0.object == "WAL \(cluster)/00000001/\(segment)" }, "\(report.problems)")
+        #expect(report.problems.contains { $0.object == "WAL \(cluster)/00000002/00000002.history" }, "\(report.problems)")
+    }
+}

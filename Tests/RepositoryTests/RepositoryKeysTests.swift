@@ -101,4 +101,94 @@ struct RepositoryKeysTests {
         #expect(throws: RepositoryError.self) { try repository.exportKey(to: keyPath) }
         _ = other
     }
+
+    /// Rewrites the JSON of key slot `id` with `change`.
+    func editSlot(_ location: String, _ id: String, _ change: (inout [String: Any]) -> Void) throws {
+        let path = location + "/keys/" + id
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        change(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("a crafted slot's scrypt parameters are capped: it is reported damaged, not derived")
+    func scryptBounds() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let location = folder.file("repo")
+        let repository = try BackupRepository.initialize(at: location, passphrase: Array("pw".utf8), scryptN: testN)
+        let id = try #require(repository.openedKeyId)
+        for (n, r, p) in [(UInt64(1) << 40, 8, 1), (1 << 20, 1 << 20, 1), (1000, 8, 1), (1 << 22, 32, 16)] {
+            try editSlot(location, id) { $0["n"] = n; $0["r"] = r; $0["p"] = p }
+            let error = #expect(throws: RepositoryError.self) {
+                try BackupRepository.open(at: location, credential: .passphrase(Array("pw".utf8)))
+            }
+            #expect(error?.code == .damaged, "N=\(n) r=\(r) p=\(p)")
+            #expect(error?.message.contains("scrypt") == true, "\(error?.message ?? "")")
+        }
+        #expect(throws: RepositoryError.self) {
+            try BackupRepository.initialize(at: folder.file("b"), passphrase: Array("pw".utf8), scryptN: 1 << 23)
+        }
+        #expect(BackupRepository.defaultScryptN >= 1 << 17)
+    }
+
+    @Test("slots from before key checks gain one when a passphrase opens them; until then key files are proven against data")
+    func olderSlots() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let location = folder.file("repo")
+        let repository = try BackupRepository.initialize(at: location, passphrase: Array("pw".utf8), scryptN: testN)
+        let id = try #require(repository.openedKeyId)
+        let keyPath = folder.file("repo.key")
+        try repository.exportKey(to: keyPath)
+        try editSlot(location, id) { $0["check"] = nil; $0["checksum"] = nil; $0["seal"] = nil }
+
+        // No check value and no data: a key file cannot be proven, so it is refused.
+        let unproven = #expect(throws: RepositoryError.self) {
+            try BackupRepository.open(at: location, credential: .keyFile(keyPath))
+        }
+        #expect(unproven?.code == .wrongKey && unproven?.message.contains("cannot prove") == true)
+        // With a cluster record, the key is proven by decrypting it; another key is refused.
+        let name = "000000010000000000000001"
+        _ = try repository.pushWAL(name: name, contents: WALFixture.segment(name, systemIdentifier: 7300000000000000002,
+                                                                           segmentSize: 1 << 20), cluster: "7300000000000000002")
+        _ = try BackupRepository.open(at: location, credential: .keyFile(keyPath))
+        let other = try BackupRepository.initialize(at: folder.file("other"), passphrase: Array("pw".utf8), scryptN: testN)
+        _ = other
+        var text = try String(contentsOfFile: keyPath, encoding: .utf8)
+        let master = try #require(text.range(of: "\"master\" : \""))
+        let digit = text.index(master.upperBound, offsetBy: 3)
+        text.replaceSubrange(digit...digit, with: text[digit] == "0" ? "1" : "0")
+        let stripped = text.replacingOccurrences(of: #""check" : "[0-9a-f]+","#, with: "", options: .regularExpression)
+        try stripped.write(toFile: keyPath + ".bad", atomically: true, encoding: .utf8)
+        let wrong = #expect(throws: RepositoryError.self) {
+            try BackupRepository.open(at: location, credential: .keyFile(keyPath + ".bad"))
+        }
+        #expect(wrong?.code == .wrongKey)
+
+        // The passphrase opens the slot and records its check value, seal and checksum.
+        _ = try BackupRepository.open(at: location, credential: .passphrase(Array("pw".utf8)))
+        let slot = try String(contentsOfFile: location + "/keys/" + id, encoding: .utf8)
+        #expect(slot.contains("\"check\"") && slot.contains("\"seal\"") && slot.contains("\"checksum\""))
+        let wrongAgain = #expect(throws: RepositoryError.self) {
+            try BackupRepository.open(at: location, credential: .keyFile(keyPath + ".bad"))
+        }
+        #expect(wrongAgain?.message.contains("matches none of the repository's key checks") == true)
+        #expect(try BackupRepository.open(at: location, credential: .passphrase(Array("pw".utf8))).keys().allSatisfy { $0.damage == nil })
+    }
+
+    @Test("a slot wrapping another key (added with a wrong key before checks existed) is found by its seal")
+    func foreignSlot() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let location = folder.file("repo")
+        let repository = try BackupRepository.initialize(at: location, passphrase: Array("pw".utf8), scryptN: testN)
+        let second = try repository.addKey(passphrase: Array("two".utf8), scryptN: testN)
+        // The second slot's seal changed: as if written under another master key.
+        try editSlot(location, second) { $0["seal"] = String(repeating: "0", count: 64) }
+        let keys = try repository.keys()
+        #expect(keys.first { $0.id == second }?.damage?.contains("seal") == true)
+        #expect(keys.first { $0.id == repository.openedKeyId }?.damage == nil)
+        let report = try repository.verify(readData: false)
+        #expect(report.problems.contains { $0.object == "key slot keys/\(second)" })
+    }
 }

@@ -156,7 +156,13 @@ extension DrillReport {
                 method += "; " + text
             }
         }
-        let rpo = objective(rpoSeconds, target: rpoTarget, name: "RPO", method: method, reasons: &reasons)
+        var rpo = objective(rpoSeconds, target: rpoTarget, name: "RPO", method: method, reasons: &reasons)
+        // A gap in the archive: recovery would stop before the disaster's moment, whatever was measured.
+        for (database, gap) in session.walGaps {
+            rpo.verdict = "fail"
+            rpo.method = "not met: the archive of \(database) has a gap (\(gap))"
+            reasons.append("RPO not met: the archive of \(database) has a gap: \(gap)")
+        }
 
         var phases: [Phase] = []
         for restore in restores {

@@ -23,6 +23,7 @@ public final class RunSession: Sendable {
         var restores: [RestoreEvidence] = []
         var checks: [CheckEvidence] = []
         var mirrorAges: [(String, Double)] = []
+        var walGaps: [(String, String)] = []
     }
 
     private let state = Mutex(State())
@@ -61,6 +62,12 @@ public final class RunSession: Sendable {
         state.withLock { $0.mirrorAges.append((mirror, seconds)) }
     }
 
+    /// A restore refused because the archive has a gap before its target: the RPO cannot be met from it.
+    public func recordWALGap(database: String, gap: String) {
+        state.withLock { $0.walGaps.append((database, gap)) }
+    }
+
+    public var walGaps: [(database: String, gap: String)] { state.withLock { $0.walGaps } }
     public var mirrorAges: [(mirror: String, seconds: Double)] { state.withLock { $0.mirrorAges } }
     public var restores: [RestoreEvidence] { state.withLock { $0.restores } }
     public var checks: [CheckEvidence] { state.withLock { $0.checks } }

@@ -25,7 +25,7 @@ public enum RecoveryPosition {
     /// database's backups are its cluster's (whatever name they were taken under). A server that cannot be reached
     /// is matched by its name among the clusters' names. Repositories that cannot be opened are named in `problems`.
     public static func scan(_ inventory: Inventory, secrets: SecretResolver, now: Date = Date())
-        -> (positions: [DatabasePosition], problems: [String]) {
+        -> (positions: [DatabasePosition], problems: [String], warnings: [String]) {
         struct Holding {
             var name: String
             var repository: BackupRepository
@@ -34,6 +34,7 @@ public enum RecoveryPosition {
         }
         var repositories: [Holding] = []
         var problems: [String] = []
+        var warnings: [String] = []
         for name in inventory.names(.repositories) {
             guard let entry = inventory.entry(.repositories, name) else { continue }
             do {
@@ -43,6 +44,9 @@ public enum RecoveryPosition {
                     try repository.clusters(manifests: manifests)
                 }
                 repositories.append(Holding(name: name, repository: repository, manifests: manifests, clusters: clusters))
+                if let warning = try LifeboatError.wrapping({ () throws(RepositoryError) in try repository.singleKeyWarning(now: now) }) {
+                    warnings.append("repository \(name): \(warning)")
+                }
             } catch {
                 problems.append("repository \(name): \(error)")
             }
@@ -99,6 +103,6 @@ public enum RecoveryPosition {
             }
             return position
         }
-        return (positions, problems)
+        return (positions, problems, warnings)
     }
 }

@@ -146,6 +146,7 @@ extension LifeboatError {
         case .damaged: .damaged
         case .notFound: .notFound
         case .refused: .invalidInput
+        case .locked: .locked
         default: .runFailed
         }
         self.init(code, error.message, hint: error.hint)

@@ -63,6 +63,12 @@ enum PostgresRestoreStep {
             let selection = try chooseBackup(repository, database: databaseEntry, secrets: secrets, id: backupId,
                                              cluster: clusterSelector, target: target, cutoff: cutoff)
             let manifest = selection.manifest
+            if let gap = selection.gap {
+                session.recordWALGap(database: databaseEntry.name, gap: gap.description)
+                throw LifeboatError(.damaged, "refusing to restore backup \(manifest.id) of \(databaseEntry.name): \(gap), "
+                    + "before the drill's target; nothing was restored",
+                    hint: "`lifeboat verify` lists what is missing from the archive")
+            }
             let server = try ScratchServer(parent: parent, binDirectory: binDirectory)
             session.register(server, step: step, database: databaseEntry.name)
             output.note("restoring backup \(manifest.id) of \(databaseEntry.name) (cluster \(selection.cluster.label)) into "

@@ -155,7 +155,8 @@ public enum BaseBackup {
             postgresVersion: connection.serverVersion, walIncluded: includeWAL, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize,
             tablespaces: tablespaces, files: manifestFiles, statistics: statistics)
-        return try repository.commitNew(manifest)
+        Failpoint.pass("backup.before-manifest")
+        return try repository.commitNew(manifest, under: lock)
     }
 
     /// The backup is usable only with its WAL: with an archiving server, confirm the segments reached this

@@ -169,7 +169,8 @@ public enum LocalBackup {
             postgresVersion: connection.serverVersion, walIncluded: false, walSegments: segments,
             walSegmentSize: Int(segmentSize), chunkSize: chunkSize, tablespaces: tablespaces, files: manifestFiles,
             statistics: statistics)
-        return try repository.commitNew(manifest)
+        Failpoint.pass("backup.before-manifest")
+        return try repository.commitNew(manifest, under: lock)
     }
 
     /// Entries below `root` in a stable order (folders before their contents), without what base backups omit.

@@ -47,6 +47,8 @@ public struct RecoverySelection: Sendable {
     public var restorePoint: RestorePoints.Found?
     /// What the operator should know (several timelines branching apart, …).
     public var warnings: [String] = []
+    /// A hole in the archive between the backup and the target: recovery would stop before the target.
+    public var gap: WALGap?
 }
 
 extension Restore {
@@ -200,13 +202,24 @@ extension Restore {
         }
         selection.restorePoint = restorePoint
         // PostgreSQL's `latest`: the highest timeline of consecutive history files from the backup's timeline.
+        var postgresLatest = UInt32(selection.manifest.timeline)
+        while timelines.contains(where: { $0.timeline == postgresLatest + 1 && $0.history != nil }) { postgresLatest += 1 }
         if case .number = choice {
             selection.timelineMustBeNamed = true
         } else if let chosen = selection.timeline {
-            var newest = UInt32(selection.manifest.timeline)
-            while timelines.contains(where: { $0.timeline == newest + 1 && $0.history != nil }) { newest += 1 }
-            selection.timelineMustBeNamed = newest != chosen
+            selection.timelineMustBeNamed = postgresLatest != chosen
         }
+        // The WAL from the backup to the target must all be there.
+        let reach: RecoveryReach
+        switch target {
+        case .latest: reach = .newest
+        case .immediate: reach = .position(selection.manifest.stopPosition ?? 0)
+        case .time: reach = targetTime.map(RecoveryReach.time) ?? .newest
+        case .lsn: reach = .position(targetLSN ?? 0)
+        case .name: reach = restorePoint.map { .position($0.lsn) } ?? .newest
+        }
+        selection.gap = try repository.walGap(for: selection.manifest, timeline: selection.timeline ?? postgresLatest,
+                                              reach: reach, archivedBefore: archivedBefore)
         // Timelines the followed one does not contain (a branch that went its own way): say they were left aside.
         if let chosen = selection.timeline {
             let lineage = Set((timelines.first { $0.timeline == chosen }?.history?.ancestors.map(\.parent) ?? []) + [chosen])

@@ -43,6 +43,8 @@ public enum Restore {
         public var tablespaceLocations: [String: String] = [:]
         /// Polled between chunks: true stops the restore (cancelled drills).
         public var shouldStop: (@Sendable () -> Bool)?
+        /// Restore although the archive has a gap before the target (recovery then stops at the gap).
+        public var allowGap = false
 
         public init(destination: String) { self.destination = destination }
     }
@@ -60,6 +62,8 @@ public enum Restore {
         public var description: String
         /// True when the repository's data was missing or damaged (rather than the destination unusable).
         public var damaged: Bool
+        /// True when the request itself cannot be carried out (a destination that is not empty, …).
+        public var invalidInput = false
     }
 
     /// Chooses the backup (`select`) and restores it.
@@ -73,6 +77,11 @@ public enum Restore {
     public static func run(from repository: BackupRepository, selection: RecoverySelection, options: Options) throws -> Summary {
         let started = Date()
         let manifest = selection.manifest
+        if let gap = selection.gap, options.restoreCommand != nil, !options.allowGap {
+            throw RestoreError(description: "refusing to restore backup \(manifest.id) of cluster \(selection.cluster.label): "
+                + "\(gap), before the target; nothing was written (--allow-gap restores anyway, stopping there)",
+                damaged: true)
+        }
         try prepareFolder(options.destination, delta: options.delta, owner: options.owner, mode: 0o700)
         var roots = ["base": options.destination]
         for tablespace in manifest.tablespaces {
@@ -408,15 +417,22 @@ public enum Restore {
     private static func prepareFolder(_ path: String, delta: Bool, owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw RestoreError(description: "\(path) is not a folder", damaged: false) }
-            let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            guard isFolder.boolValue else {
+                throw RestoreError(description: "\(path) is not a folder", damaged: false, invalidInput: true)
+            }
+            let contents: [String]
+            do {
+                contents = try FileManager.default.contentsOfDirectory(atPath: path)
+            } catch {
+                throw RestoreError(description: "cannot list \(path): \(error.localizedDescription)", damaged: false)
+            }
             if delta && contents.contains("postmaster.pid") {
                 throw RestoreError(description: "\(path) has a postmaster.pid: stop the server running on it first",
                                    damaged: false)
             }
             guard contents.isEmpty || delta else {
                 throw RestoreError(description: "\(path) is not empty; restore writes only into an empty or new folder",
-                                   damaged: false)
+                                   damaged: false, invalidInput: true)
             }
             chmod(path, mode)
         } else {

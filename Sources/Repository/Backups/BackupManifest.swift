@@ -137,8 +137,11 @@ extension BackupRepository {
 
     /// Writes a backup's manifest: call only after every chunk it names is durable (`syncChunkFolders`). Records
     /// its cluster and the name it was taken under.
-    public func commit(_ manifest: BackupManifest) throws(RepositoryError) {
+    /// `lock` (held shared since the backup began) is confirmed first: a lease that may have lapsed commits nothing,
+    /// since a garbage collection may have removed chunks the manifest names.
+    public func commit(_ manifest: BackupManifest, under lock: RepositoryLock) throws(RepositoryError) {
         try requireCurrentFormat()
+        try lock.confirm()
         guard SystemIdentifier.isValid(manifest.systemIdentifier) else {
             throw RepositoryError(.refused, "backup \(manifest.id) names no valid system identifier ('\(manifest.systemIdentifier)')")
         }
@@ -151,11 +154,11 @@ extension BackupRepository {
 
     /// Commits a new backup (`commit`); when another process committed a backup under the same id meanwhile (the
     /// same second and the same random suffix), under a new id instead. Returns the manifest as committed.
-    public func commitNew(_ manifest: BackupManifest) throws(RepositoryError) -> BackupManifest {
+    public func commitNew(_ manifest: BackupManifest, under lock: RepositoryLock) throws(RepositoryError) -> BackupManifest {
         var candidate = manifest
         for _ in 0..<8 {
             do {
-                try commit(candidate)
+                try commit(candidate, under: lock)
                 return candidate
             } catch where error.code == .conflict {
                 let id = try newBackupId(startedAt: candidate.startTime).id

@@ -63,6 +63,7 @@ extension BackupRepository {
                                       createdNanoseconds: Int64(now.timeIntervalSince1970 * 1e9), size: size,
                                       chunkSize: config.chunkSize,
                                       chunks: slots.map { stored.ids[$0] }, refs: refs, newStoredBytes: stored.newBytes)
+        try lock.confirm()
         guard try putObject(RepositoryJSON.encode(manifest), kind: .bundle, path: Self.bundlePath(id), mode: .createNew) else {
             throw RepositoryError(.conflict, "bundle \(id) already exists")
         }

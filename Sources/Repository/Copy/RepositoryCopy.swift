@@ -180,7 +180,8 @@ extension BackupRepository {
                     }
                 }
             }
-            try destination.commit(copy)
+            try sourceLock.confirm()
+            try destination.commit(copy, under: destinationLock)
             report.backupsCopied.append(manifest.id)
             progress?("copied backup \(manifest.id)")
         }

@@ -17,6 +17,11 @@ struct WrappedKey: Codable, Sendable {
     var host: String
     var user: String
     var label: String?
+    /// `KeyCheck.value` of the master key (absent in slots written before key checks).
+    var check: String?
+    /// SHA-256 of the slot's content (`canonicalText`), and its HMAC under the master key (both absent in older slots).
+    var checksum: String?
+    var seal: String?
 }
 
 /// A key file exported with `repo key export`: the master key itself, for unattended use (`archive_command`),
@@ -25,9 +30,11 @@ struct ExportedKey: Codable, Sendable {
     var lifeboatKey = 1
     var repository: String
     var master: String
+    /// `KeyCheck.value` of `master` (absent in files exported before key checks).
+    var check: String?
 
     enum CodingKeys: String, CodingKey {
-        case lifeboatKey = "lifeboat_key", repository, master
+        case lifeboatKey = "lifeboat_key", repository, master, check
     }
 }
 
@@ -55,6 +62,8 @@ public struct KeyInfo: Codable, Sendable, Equatable {
     public var label: String?
     /// Whether this is the key that opened the repository now.
     public var current: Bool
+    /// Why the slot is damaged (it may no longer open with its passphrase), or nil when it is sound.
+    public var damage: String?
 }
 
 enum RepositoryJSON {
@@ -80,7 +89,22 @@ enum RepositoryJSON {
         do {
             return try decoder.decode(type, from: Data(bytes))
         } catch {
-            throw RepositoryError(.damaged, "\(what) cannot be read: \(error)")
+            throw RepositoryError(.damaged, "\(what) is damaged: \(reason(error))")
+        }
+    }
+
+    /// A decoding failure in a few words (which field, what is wrong), without the decoder's internals.
+    static func reason(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map(\.stringValue).filter { !$0.isEmpty }
+            return keys.isEmpty ? "" : " (at \(keys.joined(separator: ".")))"
+        }
+        switch error {
+        case DecodingError.dataCorrupted(let context): return "it is not valid JSON or holds an invalid value" + path(context)
+        case DecodingError.keyNotFound(let key, let context): return "field \(key.stringValue) is missing" + path(context)
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "a field has the wrong type" + path(context)
+        default: return "it cannot be decoded"
         }
     }
 }

@@ -16,14 +16,22 @@ public struct GarbageCollectionReport: Codable, Sendable {
     public var packsRecovered = 0
     /// Multipart uploads to a bucket that killed processes left unfinished for more than a day, aborted.
     public var uploadsAborted = 0
+    /// Packs no index lists whose trailer is damaged: kept (their chunks cannot be told), named here.
+    public var unreadablePacks: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case chunksRemoved = "chunks_removed", bytesRemoved = "bytes_removed"
         case leftoversRemoved = "leftovers_removed", chunksKept = "chunks_kept"
         case unusedChunksKept = "unused_chunks_kept", unusedBytesKept = "unused_bytes_kept"
         case packsRemoved = "packs_removed", packsRewritten = "packs_rewritten", packsRecovered = "packs_recovered"
-        case uploadsAborted = "uploads_aborted"
+        case uploadsAborted = "uploads_aborted", unreadablePacks = "unreadable_packs"
     }
+}
+
+/// What the last garbage collection saw, so that the next one can tell a shrunken listing from deleted backups.
+struct GarbageCollectionState: Codable {
+    var backups: Int
+    var time: Date
 }
 
 extension BackupRepository {
@@ -38,18 +46,47 @@ extension BackupRepository {
     ///
     /// Crash-safe order: packs that replace rewritten ones are synced, then one new index lists every pack kept,
     /// then the old index objects go, and only then the packs nothing lists any more.
-    public func collectGarbage() throws(RepositoryError) -> GarbageCollectionReport {
-        try collectGarbage(holding: nil)
+    ///
+    /// Fails closed: an unreadable manifest, a pack whose trailer cannot be read for any reason other than damage,
+    /// or fewer backups listed than the previous collection saw (a listing that may be incomplete) stop it before
+    /// anything is removed. `acceptingBackups` is the count an operator confirms after deleting backups by hand.
+    public func collectGarbage(acceptingBackups: Int? = nil) throws(RepositoryError) -> GarbageCollectionReport {
+        try collectGarbage(holding: nil, acceptingBackups: acceptingBackups)
+    }
+
+    static let garbageCollectionStatePath = "gc-state"
+    static let garbageCollectionStateKind = ObjectKind(rawValue: "gc-state")
+
+    func garbageCollectionState() throws(RepositoryError) -> GarbageCollectionState? {
+        guard let bytes = try object(kind: Self.garbageCollectionStateKind, path: Self.garbageCollectionStatePath) else {
+            return nil
+        }
+        return try RepositoryJSON.decode(GarbageCollectionState.self, bytes, what: Self.garbageCollectionStatePath)
+    }
+
+    /// Records how many backups the repository holds on purpose (after gc, and before expire removes some).
+    func recordBackupCount(_ count: Int) throws(RepositoryError) {
+        _ = try putObject(RepositoryJSON.encode(GarbageCollectionState(backups: count, time: Date())),
+                          kind: Self.garbageCollectionStateKind, path: Self.garbageCollectionStatePath, mode: .replace)
     }
 
     /// The same, under an exclusive lock the caller holds already (`expire`), or taking one when nil.
-    func collectGarbage(holding held: RepositoryLock?) throws(RepositoryError) -> GarbageCollectionReport {
+    func collectGarbage(holding held: RepositoryLock?, acceptingBackups: Int? = nil) throws(RepositoryError)
+        -> GarbageCollectionReport {
         try requireCurrentFormat()
         let lock: RepositoryLock
         if let held { lock = held } else { lock = try RepositoryLock.acquire(self, .exclusive, timeout: 0) }
         defer { withExtendedLifetime(lock) {} }
         var referenced = Set<ChunkKey>()
-        for manifest in try manifests() {
+        let allManifests = try manifests()
+        if let state = try garbageCollectionState(), allManifests.count < state.backups,
+           acceptingBackups != allManifests.count {
+            throw RepositoryError(.damaged, "\(location) lists \(allManifests.count) backups, but held \(state.backups) at the "
+                + "last garbage collection (\(ISO8601DateFormatter().string(from: state.time))); nothing was removed: "
+                + "the listing may be incomplete, or backups were deleted without `repo expire`",
+                hint: "if the missing backups were removed on purpose, run `lifeboat repo gc --accept-backups \(allManifests.count)`")
+        }
+        for manifest in allManifests {
             for file in manifest.files {
                 for id in file.chunks {
                     guard let key = ChunkKey(hex: id) else {
@@ -100,8 +137,19 @@ extension BackupRepository {
         let droppedMissing = Set(indexes.flatMap { $0.records.map(\.id) }).subtracting(onDisk.keys).count
 
         // Packs no index lists: a killed backup's (removed) or a lost index's (listed again when backups need them).
+        // A trailer that cannot be read because the store failed stops gc; a damaged one keeps its pack (reported).
         for id in onDisk.keys.sorted() where records[id] == nil {
-            if let trailer = try? packTrailer(id), trailer.entries.contains(where: { referenced.contains($0.key) }) {
+            let trailer: PackRecord
+            do throws(RepositoryError) {
+                trailer = try packTrailer(id)
+            } catch where error.code == .damaged {
+                report.unreadablePacks.append(id)
+                continue
+            } catch {
+                throw RepositoryError(error.code, "cannot read the trailer of pack \(id): \(error.message); nothing more was removed",
+                                      hint: "run gc again once the repository can be read")
+            }
+            if trailer.entries.contains(where: { referenced.contains($0.key) }) {
                 records[id] = trailer
                 order.append(id)
                 report.packsRecovered += 1
@@ -192,6 +240,7 @@ extension BackupRepository {
         if let bucket = store as? S3Store {
             report.uploadsAborted = try bucket.abortStaleUploads(olderThan: Self.staleUploadAge)
         }
+        try recordBackupCount(allManifests.count)
         chunkIndex.reset()
         return report
     }

@@ -19,9 +19,16 @@ public final class RepositoryLock: Sendable {
         RepositoryLock(held: try repository.store.lock(mode, timeout: timeout))
     }
 
-    static func conflict(_ mode: Mode) -> RepositoryError {
-        RepositoryError(.refused, mode == .shared
-            ? "the repository is locked by a garbage collection or expiry; try again when it has finished"
-            : "the repository is in use by a backup; run gc or expire when no backup is running")
+    /// Throws `.locked` when the lock may have been lost (see `StoreLock.confirm`): nothing may be committed then.
+    public func confirm() throws(RepositoryError) {
+        try held.confirm()
+    }
+
+    static func conflict(_ mode: Mode, holders: [S3Lock.Record] = []) -> RepositoryError {
+        let named = holders.isEmpty ? "" : " (held by " + holders.map { "\($0.mode.rawValue): process \($0.pid) on \($0.host)" }
+            .joined(separator: ", ") + ")"
+        return RepositoryError(.locked, mode == .shared
+            ? "the repository is locked by a garbage collection or expiry\(named); try again when it has finished"
+            : "the repository is in use by a backup or a recovery\(named); run gc or expire when none is running")
     }
 }

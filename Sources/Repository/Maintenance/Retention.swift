@@ -139,6 +139,8 @@ extension BackupRepository {
             removedIds += removed
         }
         guard !dryRun else { return report }
+        // The count gc will find, recorded first: a crash after this leaves it low, which is safe.
+        try recordBackupCount(try backupIds().count - removedIds.count)
         for id in removedIds {
             try store.remove(Self.manifestPath(id))
         }

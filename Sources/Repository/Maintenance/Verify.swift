@@ -24,10 +24,15 @@ public struct VerifyReport: Codable, Sendable {
     public var bundlesChecked: Int = 0
     /// WAL files left in the older layout by an interrupted `repo upgrade` (copied already; the upgrade removes them).
     public var olderLayoutWAL: Int = 0
+    /// Key slots read and checked (all of them when no backup was named).
+    public var keySlotsChecked: Int = 0
     public var problems: [VerifyProblem]
+    /// Risks that are not damage (e.g. a single key slot).
+    public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case backups, problems
+        case backups, problems, warnings
+        case keySlotsChecked = "key_slots_checked"
         case bundlesChecked = "bundles_checked", olderLayoutWAL = "older_layout_wal"
         case chunksChecked = "chunks_checked", walSegmentsChecked = "wal_segments_checked", readData = "read_data"
     }
@@ -40,7 +45,15 @@ extension BackupRepository {
     public func verify(backup: String? = nil, readData: Bool) throws(RepositoryError) -> VerifyReport {
         try requireCurrentFormat()
         let ids: [String]
-        if let backup { ids = [backup] } else { ids = try backupIds() }
+        if let backup {
+            guard try backupIds().contains(backup) else {
+                throw RepositoryError(.notFound, "no backup \(backup) in \(location)",
+                                      hint: "`lifeboat backup list --repo \(location)` shows the backups")
+            }
+            ids = [backup]
+        } else {
+            ids = try backupIds()
+        }
         var problems: [VerifyProblem] = []
         var checked: [String: String?] = [:]  // chunk id → problem (nil: fine)
         var walChecked = 0
@@ -113,9 +126,25 @@ extension BackupRepository {
                 }
             }
         }
+        var keySlots = 0
+        var warnings: [String] = []
+        if backup == nil {
+            // Every WAL file kept (older than the oldest backup too; `.history`, `.backup` and `.partial` files).
+            if readData { problems += readAllWAL(checked: &walChecked) }
+            // Every key slot, authenticated under the master key: a damaged one may no longer open.
+            for key in try keys() {
+                keySlots += 1
+                if let damage = key.damage {
+                    problems.append(VerifyProblem(backup: nil, file: nil, object: "key slot keys/\(key.id)", problem: "damaged: \(damage)"))
+                }
+            }
+            if let warning = try singleKeyWarning() { warnings.append(warning) }
+        }
         var report = VerifyReport(backups: ids, chunksChecked: checked.count, walSegmentsChecked: walChecked,
                                   readData: readData, problems: problems)
         report.bundlesChecked = bundlesChecked
+        report.keySlotsChecked = keySlots
+        report.warnings = warnings
         let leftovers = try olderLayoutWAL()
         report.olderLayoutWAL = leftovers.count
         report.problems += try olderLayoutProblems(leftovers)
@@ -139,6 +168,50 @@ extension BackupRepository {
         } catch {
             return error.message
         }
+    }
+
+    /// Reads, decrypts and authenticates every archived WAL file of every cluster; segments must carry their
+    /// cluster's system identifier and `.history` files must parse.
+    private func readAllWAL(checked: inout Int) -> [VerifyProblem] {
+        var problems: [VerifyProblem] = []
+        let clusters: [String]
+        do {
+            clusters = try walClusters()
+        } catch {
+            return [VerifyProblem(backup: nil, file: nil, object: "WAL archive", problem: error.message)]
+        }
+        for cluster in clusters {
+            let files: [String: [String]]
+            do {
+                files = try walFiles(cluster: cluster)
+            } catch {
+                problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL of cluster \(cluster)", problem: error.message))
+                continue
+            }
+            for (timeline, names) in files.sorted(by: { $0.key < $1.key }) {
+                for name in names {
+                    checked += 1
+                    let object = "WAL \(cluster)/\(timeline)/\(name)"
+                    do {
+                        guard let contents = try fetchWAL(name: name, cluster: cluster) else {
+                            problems.append(VerifyProblem(backup: nil, file: nil, object: object, problem: "vanished while it was read"))
+                            continue
+                        }
+                        if WALFileName.hasPageHeader(name) {
+                            try checkSegment(name, contents, cluster: cluster)
+                        } else if name.hasSuffix(".history"),
+                                  TimelineHistory(timeline: UInt32(timeline, radix: 16) ?? 0,
+                                                  text: String(decoding: contents, as: UTF8.self)) == nil {
+                            problems.append(VerifyProblem(backup: nil, file: nil, object: object,
+                                                          problem: "damaged: it cannot be read as a timeline history"))
+                        }
+                    } catch {
+                        problems.append(VerifyProblem(backup: nil, file: nil, object: object, problem: error.message))
+                    }
+                }
+            }
+        }
+        return problems
     }
 
     private func walTimeline(of name: String) -> String { WALFileName.timeline(of: name) ?? "" }
@@ -199,15 +272,18 @@ extension BackupRepository {
         return problems
     }
 
-    /// The segments recovery from a backup reads, per timeline: along the timeline a restore of it follows, from
-    /// its first segment up to that timeline's newest archived segment.
+    /// The segments recovery from a backup reads, per timeline: along the timeline a restore of it follows
+    /// (`follow`, else `recoveryTimeline`), from its first segment up to that timeline's newest segment (`newest`,
+    /// else the newest in `archive`).
     func walChain(_ manifest: BackupManifest, archive: [String: [String]], timelines: [ArchivedTimeline],
-                  segmentSize: UInt64, first: UInt64) -> [(String, ClosedRange<UInt64>)] {
+                  segmentSize: UInt64, first: UInt64, follow: UInt32? = nil,
+                  newest newestOf: ((String) -> UInt64?)? = nil) -> [(String, ClosedRange<UInt64>)] {
         let backupTimeline = UInt32(manifest.timeline)
-        let target = Self.recoveryTimeline(backupTimeline: backupTimeline, stopLSN: manifest.stopPosition ?? 0,
-                                           timelines: timelines)
+        let target = follow.map { number in timelines.first { $0.timeline == number } ?? ArchivedTimeline(timeline: number) }
+            ?? Self.recoveryTimeline(backupTimeline: backupTimeline, stopLSN: manifest.stopPosition ?? 0, timelines: timelines)
         func newest(_ hex: String) -> UInt64? {
-            (archive[hex] ?? []).filter(WALFileName.isSegment)
+            if let newestOf { return newestOf(hex) }
+            return (archive[hex] ?? []).filter(WALFileName.isSegment)
                 .compactMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }.max()
         }
         guard let target, target.timeline != backupTimeline, let history = target.history else {

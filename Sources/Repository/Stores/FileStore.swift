@@ -17,8 +17,9 @@ public struct FileStore: ObjectStore {
     public var location: String { root }
     public var preferredConcurrency: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
 
+    /// A relative `root` means the current directory.
     public init(root: String) {
-        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.root = Paths.absolute(root)
         var info = stat()
         if geteuid() == 0, stat(self.root.isEmpty ? "/" : self.root, &info) == 0, info.st_uid != 0 {
             owner = (info.st_uid, info.st_gid)
@@ -54,7 +55,8 @@ public struct FileStore: ObjectStore {
         let full = path(relative)
         let descriptor = open(full, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            if errno == ENOENT { return nil }
+            // Absent: no such name, or a path component that is a file (nothing can be below it).
+            if errno == ENOENT || errno == ENOTDIR { return nil }
             throw Self.ioError("cannot open \(full)")
         }
         defer { close(descriptor) }
@@ -84,7 +86,8 @@ public struct FileStore: ObjectStore {
         let full = path(relative)
         let descriptor = open(full, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            if errno == ENOENT { return nil }
+            // Absent: no such name, or a path component that is a file (nothing can be below it).
+            if errno == ENOENT || errno == ENOTDIR { return nil }
             throw Self.ioError("cannot open \(full)")
         }
         defer { close(descriptor) }

@@ -75,7 +75,16 @@ public protocol ObjectUpload: AnyObject, Sendable {
 }
 
 /// A held repository lock, released when the value is released.
-public protocol StoreLock: AnyObject, Sendable {}
+public protocol StoreLock: AnyObject, Sendable {
+    /// Throws `.locked` when the lock may no longer be held (a lease that lapsed, a lock object removed): called
+    /// right before committing what the lock protects.
+    func confirm() throws(RepositoryError)
+}
+
+extension StoreLock {
+    /// A lock that cannot lapse while its process lives (an `flock`).
+    public func confirm() throws(RepositoryError) {}
+}
 
 extension ObjectStore {
     /// Stores `bytes` at `path` now (see `write(_:_:mode:storedAt:)`).

@@ -21,6 +21,8 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible {
         public static let outdated = Code("outdated")
         /// The file system failed.
         public static let io = Code("i/o")
+        /// Another process holds the repository lock, or this process lost it.
+        public static let locked = Code("locked")
     }
 
     public var code: Code

@@ -89,7 +89,7 @@ extension BackupRepository {
     }
 
     /// The segment's own header must name this cluster, and the position its name says.
-    private func checkSegment(_ name: String, _ contents: [UInt8], cluster: String) throws(RepositoryError) {
+    func checkSegment(_ name: String, _ contents: [UInt8], cluster: String) throws(RepositoryError) {
         guard let header = WALSegmentHeader(Array(contents.prefix(WALSegmentHeader.size))) else {
             throw RepositoryError(.refused, "\(name) does not start with a WAL segment's page header; not archiving it",
                                   hint: "archive_command must be given the files PostgreSQL names (%p)")

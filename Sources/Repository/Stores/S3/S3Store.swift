@@ -127,6 +127,15 @@ public final class S3Store: ObjectStore {
 
     public func exists(_ path: String) throws(RepositoryError) -> Bool { try head(path) != nil }
 
+    /// The server's own Last-Modified of an object (whole seconds): the store's clock, not a writer's.
+    func serverModificationTime(_ path: String) throws(RepositoryError) -> Date? {
+        guard let headers = try head(path) else { return nil }
+        guard let date = headers["last-modified"].flatMap(Self.httpDate) else {
+            throw RepositoryError(.io, "S3 HEAD \(client.display(key(path))) has no Last-Modified")
+        }
+        return date
+    }
+
     // MARK: - Writing
 
     public func write(_ path: String, _ bytes: [UInt8], mode: WriteMode, storedAt: Date?) throws(RepositoryError) -> Bool {
