@@ -25,8 +25,9 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts a cluster, runs `body`, then stops and removes it, also when `body` throws.
-    public static func with<T>(settings: String = "", _ body: (PostgresCluster) async throws -> T) async throws -> T {
-        let cluster = try PostgresCluster.start(settings: settings)
+    public static func with<T>(settings: String = "", separateWAL: Bool = false,
+                               _ body: (PostgresCluster) async throws -> T) async throws -> T {
+        let cluster = try PostgresCluster.start(settings: settings, separateWAL: separateWAL)
         defer { cluster.stop() }
         return try await body(cluster)
     }
@@ -41,18 +42,20 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts a cluster; `settings` lines are appended to postgresql.conf (e.g. archive_mode and archive_command).
-    public static func start(settings extra: String = "") throws -> PostgresCluster {
+    /// With `separateWAL`, `pg_wal` is a link to a folder beside the data directory (`initdb --waldir`).
+    public static func start(settings extra: String = "", separateWAL: Bool = false) throws -> PostgresCluster {
         let binDirectory = try findBinDirectory()
         let directory = try TemporaryDirectory(prefix: "lifeboat-pg")
         do {
             let asRoot = geteuid() == 0
-            for folder in ["pgdata", "socket"] {
+            for folder in ["pgdata", "socket"] + (separateWAL ? ["waldir"] : []) {
                 try FileManager.default.createDirectory(atPath: directory.file(folder), withIntermediateDirectories: false,
                                                         attributes: [.posixPermissions: 0o700])
                 if asRoot { try ownByPostgres(directory.file(folder)) }
             }
             try runAsServerUser(binDirectory + "/initdb",
-                                ["-D", directory.file("pgdata"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+                                ["-D", directory.file("pgdata"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
+                                    + (separateWAL ? ["--waldir", directory.file("waldir")] : []))
             let settings = """
 
                 listen_addresses = '127.0.0.1'

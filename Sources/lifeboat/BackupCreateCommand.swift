@@ -37,6 +37,10 @@ struct BackupCreateCommand: ParsableCommand {
     @Option(help: "local mode: read the data directory here instead of the server's data_directory.")
     var pgdata: String?
 
+    @Flag(name: .customLong("full-read"),
+          help: "local mode: read every file, also those unchanged since the previous backup.")
+    var fullRead = false
+
     @Flag(help: "Print a JSON summary.")
     var json = false
 
@@ -68,6 +72,8 @@ struct BackupCreateCommand: ParsableCommand {
                 local.sourceIsFallback = options.sourceIsFallback
                 local.fastCheckpoint = options.fastCheckpoint
                 local.dataDirectory = pgdata
+                local.reuseUnchanged = !fullRead
+                local.note = { Console.warning($0) }
                 manifest = try LocalBackup.run(into: opened, options: local)
             } else {
                 manifest = try BaseBackup.run(into: opened, options: options)

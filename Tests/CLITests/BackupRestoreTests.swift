@@ -343,4 +343,59 @@ struct LocalBackupTests {
             #expect(try check.query("SELECT count(*) FROM pgbench_accounts").scalar == "300000")
         }
     }
+
+    @Test("local mode: a linked pg_wal is backed up as a folder, other links stay links, pg_control is read last; an unreadable folder or lost index is never skipped")
+    func localEdgeCases() async throws {
+        let setup = try ArchivingSetup()
+        try await PostgresCluster.with(settings: setup.serverSettings, separateWAL: true) { source in
+            let db = try source.connect()
+            try db.query("CREATE TABLE t AS SELECT g, md5(g::text) AS v FROM generate_series(1, 20000) g")
+            try db.query("CHECKPOINT")
+            let pgdata = try #require(try db.query("SHOW data_directory").scalar)
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: pgdata + "/pg_wal").hasSuffix("waldir"))
+            try FileManager.default.createSymbolicLink(atPath: pgdata + "/linked-note", withDestinationPath: "/etc/hostname")
+            let backup = try json(try setup.lifeboat(["backup", "--mode", "local", "--conninfo", source.conninfo(), "--json"]))
+            let id = try #require(backup["id"] as? String)
+            let opened = try BackupRepository.open(at: setup.repo, credential: .keyFile(setup.keyFile))
+            let files = try opened.manifest(id).files
+            #expect(files.first { $0.path == "pg_wal" }?.kind == "directory")
+            #expect(files.first { $0.path == "pg_wal/archive_status" }?.kind == "directory")
+            #expect(files.first { $0.path == "linked-note" }.map { $0.kind == "symlink" && $0.link == "/etc/hostname" } == true)
+            let regular = files.filter { $0.kind == "file" && $0.archive == "base" }.map(\.path)
+                .filter { $0 != "backup_label" && $0 != "tablespace_map" }
+            #expect(regular.last == "global/pg_control", "read last: \(regular.suffix(3))")
+
+            let restored = try await setup.restoreAndStart(["--backup", id, "--target", "immediate"])
+            defer { restored.stop() }
+            #expect(try restored.connect().query("SELECT count(*) FROM t").scalar == "20000")
+            let restoredData = try #require(try restored.connect().query("SHOW data_directory").scalar)
+            var info = stat()
+            #expect(lstat(restoredData + "/pg_wal", &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restoredData + "/linked-note") == "/etc/hostname")
+
+            // A folder the backup cannot read stops it (run as the server's user, for whom permissions apply).
+            if geteuid() == 0 {
+                let hidden = pgdata + "/unreadable"
+                #expect(try ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", "mkdir", "-m", "000", hidden]).status == 0)
+                let failed = try ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", setup.bench.cli.binary, "backup",
+                    "--mode", "local", "--conninfo", source.conninfo(), "--repo", setup.repo, "--key-file", setup.keyFile],
+                    environment: setup.bench.cli.environment)
+                #expect(failed.status != 0, "a backup skipped an unreadable folder")
+                #expect(failed.stderr.contains("cannot read the folder \(hidden)"), "\(failed.stderr)")
+                try FileManager.default.removeItem(atPath: hidden)
+                #expect(try jsonList(try setup.lifeboat(["backup", "list", "--json"])).count == 1)
+            }
+
+            // The index lost: unchanged files whose chunks it no longer lists are read again, not reused.
+            for name in indexFiles(setup.repo) { try FileManager.default.removeItem(atPath: setup.repo + "/index/" + name) }
+            let second = try json(try setup.lifeboat(["backup", "--mode", "local", "--conninfo", source.conninfo(), "--json"]))
+            #expect((second["logical_bytes"] as? Int ?? 0) - (second["read_bytes"] as? Int ?? 0) < 4096, "\(second)")
+            #expect(try setup.lifeboat(["repo", "gc"]).status == 0)
+            let third = try json(try setup.lifeboat(["backup", "--mode", "local", "--conninfo", source.conninfo(), "--json"]))
+            #expect((third["read_bytes"] as? Int ?? 0) * 5 < (third["logical_bytes"] as? Int ?? 0), "\(third)")
+            let full = try json(try setup.lifeboat(["backup", "--mode", "local", "--full-read", "--conninfo", source.conninfo(), "--json"]))
+            #expect((full["logical_bytes"] as? Int ?? 0) - (full["read_bytes"] as? Int ?? 0) < 4096, "\(full)")
+            #expect(try setup.lifeboat(["verify", "--read-data"]).status == 0)
+        }
+    }
 }

@@ -14,6 +14,7 @@ enum PostgresBackupStep {
             ParameterSpec("checkpoint", .choice(["fast", "spread"]), "fast (default) or spread"),
             ParameterSpec("mode", .choice(["stream", "local"]),
                           "stream (default, BASE_BACKUP) or local (on the database host, skips unchanged files)"),
+            ParameterSpec("full_read", .boolean, "local mode: read every file, also those unchanged since the previous backup"),
         ],
         example: "    with: { database: orders, repository: primary }"
     )
@@ -27,10 +28,14 @@ enum PostgresBackupStep {
         let repository = try RepositoryAccess.open(repositoryEntry, secrets: context.secrets)
         let fast = context.step.parameters["checkpoint"]?.stringValue?.literalValue != "spread"
         let local = context.step.parameters["mode"]?.stringValue?.literalValue == "local"
+        let fullRead = context.step.parameters["full_read"]?.booleanValue == true
+        let output = context.output
         let manifest = try await Blocking.run { stop in
             if local {
                 var options = LocalBackup.Options(conninfo: conninfo, source: database.name)
                 options.fastCheckpoint = fast
+                options.reuseUnchanged = !fullRead
+                options.note = { output.note("warning: \($0)") }
                 options.shouldStop = { stop.isSet }
                 return try LocalBackup.run(into: repository, options: options)
             }

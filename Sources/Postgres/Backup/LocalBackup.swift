@@ -19,8 +19,10 @@ public enum LocalBackup {
         /// Read from here instead of the server's `data_directory` (e.g. when it is mounted elsewhere).
         public var dataDirectory: String?
         public var fastCheckpoint = true
-        /// Reuse unchanged files from the previous backup (off: read everything).
+        /// Reuse unchanged files from the previous backup (off: read everything, `--full-read`).
         public var reuseUnchanged = true
+        /// Called with what the operator should know (a full read forced by the clock, …).
+        public var note: @Sendable (String) -> Void = { _ in }
         public var workers = ProcessInfo.processInfo.activeProcessorCount
         public var archiveWait: TimeInterval = 60
         public var shouldStop: @Sendable () -> Bool = { false }
@@ -55,7 +57,12 @@ public enum LocalBackup {
         }
         let systemIdentifier = try connection.query("SELECT system_identifier::text FROM pg_control_system()").scalar ?? ""
         let segmentSize = try BaseBackup.segmentSize(connection.query("SHOW wal_segment_size").scalar ?? "16MB")
-        let previous = options.reuseUnchanged ? try repository.manifests(cluster: systemIdentifier).last : nil
+        var previous = options.reuseUnchanged ? try repository.manifests(cluster: systemIdentifier).last : nil
+        // A clock that went backwards since the previous backup makes modification times meaningless: read all.
+        if let before = previous, Date() < before.stopTime {
+            options.note("the clock is earlier than the previous backup's end (\(before.stopTime)); reading every file")
+            previous = nil
+        }
         var previousFiles: [String: BackupManifest.File] = [:]
         for file in previous?.files ?? [] where file.mtimeNanoseconds != nil {
             previousFiles[file.archive + "/" + file.path] = file
@@ -84,8 +91,11 @@ public enum LocalBackup {
         var tablespaces: [BackupManifest.Tablespace] = []
         var readBytes: Int64 = 0
 
+        /// `global/pg_control`, read after every other file (as PostgreSQL's own base backup does).
+        var control: (entry: BackupManifest.File, path: String)?
+
         func add(archive: String, root: String) throws {
-            for (relative, info) in walk(root, archive: archive) {
+            for (relative, info) in try walk(root, archive: archive) {
                 if options.shouldStop() { throw PostgresError(message: "the local backup was stopped") }
                 let kind = info.st_mode & S_IFMT
                 let mtimeNs = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
@@ -97,19 +107,36 @@ public enum LocalBackup {
                     continue
                 }
                 if kind == S_IFLNK {
+                    let target: String
+                    do {
+                        target = try FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + relative)
+                    } catch {
+                        if !exists(root + "/" + relative) { continue }  // removed while the backup ran
+                        throw PostgresError(message: "cannot read the link \(root)/\(relative): \(error.localizedDescription)")
+                    }
                     // pg_tblspc/<oid>: a tablespace, read as its own archive; tablespace_map recreates the link.
-                    if archive == "base", relative.hasPrefix("pg_tblspc/"),
-                       let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + relative) {
+                    if archive == "base", relative.hasPrefix("pg_tblspc/") {
                         let oid = String(relative.dropFirst("pg_tblspc/".count))
                         tablespaces.append(BackupManifest.Tablespace(oid: oid, location: target))
+                        continue
                     }
+                    // Any other link stays a link.
+                    entry.kind = "symlink"
+                    entry.link = target
+                    files.append((entry, []))
                     continue
                 }
                 guard kind == S_IFREG else { continue }
                 entry.kind = "file"
                 entry.size = Int64(info.st_size)
+                if archive == "base" && relative == "global/pg_control" {
+                    control = (entry, root + "/" + relative)
+                    continue
+                }
                 if let before = previousFiles[archive + "/" + relative], before.size == entry.size,
-                   before.mtimeNanoseconds == mtimeNs, mtimeNs < previousStart {
+                   before.mtimeNanoseconds == mtimeNs, mtimeNs < previousStart,
+                   try before.chunks.allSatisfy({ try repository.chunkLocation($0) != nil }) {
+                    // Unchanged, and every chunk it had is still in the repository's index.
                     entry.chunks = before.chunks
                     files.append((entry, []))
                     continue
@@ -128,6 +155,16 @@ public enum LocalBackup {
         for tablespace in tablespaces {
             try add(archive: tablespace.oid, root: tablespace.location)
         }
+        guard let control else {
+            throw PostgresError(message: "\(dataDirectory)/global/pg_control is missing: not a data directory")
+        }
+        var controlSlots: [Int] = []
+        guard let controlSize = try readChunks(control.path, chunkSize: chunkSize, { controlSlots.append(try pipeline.submit($0)) })
+        else { throw PostgresError(message: "\(control.path) vanished while the backup ran") }
+        var controlEntry = control.entry
+        controlEntry.size = controlSize
+        readBytes += controlSize
+        files.append((controlEntry, controlSlots))
 
         guard let stop = try connection.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)").rows.first,
               let stopLSN = stop[0], let labelFile = stop[1]
@@ -174,28 +211,69 @@ public enum LocalBackup {
     }
 
     /// Entries below `root` in a stable order (folders before their contents), without what base backups omit.
-    static func walk(_ root: String, archive: String, _ prefix: String = "") -> [(String, stat)] {
+    /// Only a name that vanished while the backup ran (ENOENT: a dropped relation or database) is skipped; any
+    /// other error stops the backup. A symbolic link `pg_wal` (`initdb --waldir`) is kept as the folder PostgreSQL
+    /// expects, with its `archive_status`.
+    static func walk(_ root: String, archive: String, _ prefix: String = "") throws -> [(String, stat)] {
         var result: [(String, stat)] = []
         let folder = prefix.isEmpty ? root : root + "/" + prefix
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-        for name in names {
+        guard let names = try listFolder(folder) else { return [] }
+        for name in names.sorted() {
             let relative = prefix.isEmpty ? name : prefix + "/" + name
             if skippedFiles.contains(name) || name.hasPrefix("pgsql_tmp") { continue }
             var info = stat()
-            guard lstat(root + "/" + relative, &info) == 0 else { continue }
+            guard lstat(root + "/" + relative, &info) == 0 else {
+                if errno == ENOENT { continue }
+                throw PostgresError(message: "cannot look at \(root)/\(relative): \(String(cString: strerror(errno)))")
+            }
+            let topLevel = archive == "base" && prefix.isEmpty
+            if topLevel && name == "pg_wal" && info.st_mode & S_IFMT == S_IFLNK {
+                guard stat(root + "/pg_wal", &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                    throw PostgresError(message: "\(root)/pg_wal is a link to no readable folder: \(String(cString: strerror(errno)))")
+                }
+            }
             result.append((relative, info))
             if info.st_mode & S_IFMT == S_IFDIR {
-                if archive == "base" && prefix.isEmpty && emptiedFolders.contains(name) {
+                if topLevel && emptiedFolders.contains(name) {
                     if name == "pg_wal" {
                         var status = stat()
-                        if lstat(root + "/pg_wal/archive_status", &status) == 0 { result.append(("pg_wal/archive_status", status)) }
+                        if stat(root + "/pg_wal/archive_status", &status) == 0 {
+                            result.append(("pg_wal/archive_status", status))
+                        } else if errno != ENOENT {
+                            throw PostgresError(message: "cannot look at \(root)/pg_wal/archive_status: \(String(cString: strerror(errno)))")
+                        }
                     }
                     continue
                 }
-                result += walk(root, archive: archive, relative)
+                result += try walk(root, archive: archive, relative)
             }
         }
         return result
+    }
+
+    /// The names in a folder; nil when the folder no longer exists. Any other failure is an error.
+    static func listFolder(_ folder: String) throws -> [String]? {
+        guard let directory = opendir(folder) else {
+            if errno == ENOENT { return nil }
+            throw PostgresError(message: "cannot read the folder \(folder): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw PostgresError(message: "cannot read the folder \(folder): \(String(cString: strerror(errno)))") }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 || errno != ENOENT
     }
 
     /// Reads a file in chunk-size pieces; returns the bytes read, or nil when it no longer exists.
