@@ -100,6 +100,10 @@ public enum BaseBackup {
                 try tar.feed(bytes) { event in
                     switch event {
                     case .entry(let entry):
+                        if let reason = BackupManifest.unsafePathReason(entry.path) {
+                            throw PostgresError(message: "the server sent a file named '\(entry.path)' (\(reason)); "
+                                + "refusing the backup")
+                        }
                         files.append(PendingFile(
                             file: BackupManifest.File(archive: archive, path: entry.path, kind: entry.kind.rawValue,
                                                       mode: entry.mode, size: entry.size, mtime: entry.mtime,

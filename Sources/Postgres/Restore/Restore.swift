@@ -82,6 +82,7 @@ public enum Restore {
                 + "\(gap), before the target; nothing was written (--allow-gap restores anyway, stopping there)",
                 damaged: true)
         }
+        try checkPaths(manifest)
         try prepareFolder(options.destination, delta: options.delta, owner: options.owner, mode: 0o700)
         var roots = ["base": options.destination]
         for tablespace in manifest.tablespaces {
@@ -94,8 +95,18 @@ public enum Restore {
         for file in manifest.files where file.kind == "directory" {
             guard let root = roots[file.archive] else { continue }
             let path = root + "/" + file.path
-            if mkdir(path, mode_t(file.mode & 0o7777)) != 0 && errno != EEXIST {
-                throw RestoreError(description: "cannot create \(path): \(String(cString: strerror(errno)))", damaged: false)
+            if mkdir(path, mode_t(file.mode & 0o7777)) != 0 {
+                guard errno == EEXIST else {
+                    throw RestoreError(description: "cannot create \(path): \(String(cString: strerror(errno)))", damaged: false)
+                }
+                // An older copy (--delta) may hold a link or a file where the backup has a folder: never follow it.
+                var info = stat()
+                if lstat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFDIR {
+                    guard unlink(path) == 0, mkdir(path, mode_t(file.mode & 0o7777)) == 0 else {
+                        throw RestoreError(description: "cannot replace \(path) with a folder: \(String(cString: strerror(errno)))",
+                                           damaged: false)
+                    }
+                }
             }
             try chown(path, options.owner)
         }
@@ -148,7 +159,7 @@ public enum Restore {
                     if open?.path != path {
                         if let previous = open { close(previous.descriptor) }
                         open = nil
-                        let descriptor = Glibc.open(path, O_RDWR | O_CLOEXEC)
+                        let descriptor = Glibc.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
                         guard descriptor >= 0 else {
                             throw RestoreError(description: "cannot open \(path): \(String(cString: strerror(errno)))",
                                                damaged: false)
@@ -203,16 +214,38 @@ public enum Restore {
                        seconds: Date().timeIntervalSince(started))
     }
 
+    /// Refuses a manifest whose paths could reach outside the restored folders: an absolute path, a `..` or empty
+    /// component, a path listed twice, or a file whose parent is not a folder of the backup (e.g. below a link).
+    static func checkPaths(_ manifest: BackupManifest) throws {
+        var folders = Set<String>()
+        var seen = Set<String>()
+        for file in manifest.files {
+            let key = file.archive + "\0" + file.path
+            if let reason = BackupManifest.unsafePathReason(file.path) ?? (seen.insert(key).inserted ? nil : "listed twice") {
+                throw RestoreError(description: "backup \(manifest.id) names a file '\(file.path)' (\(reason)); refusing to "
+                    + "restore it, nothing was written", damaged: true)
+            }
+            if file.kind == "directory" { folders.insert(key) }
+        }
+        for file in manifest.files {
+            let parent = file.path.split(separator: "/").dropLast().joined(separator: "/")
+            guard parent.isEmpty || folders.contains(file.archive + "\0" + parent) else {
+                throw RestoreError(description: "backup \(manifest.id) names a file '\(file.path)' whose folder is not one of "
+                    + "the backup's folders; refusing to restore it, nothing was written", damaged: true)
+            }
+        }
+    }
+
     /// Creates an empty file with the backup's mode and owner, at its final length (chunks are written into it).
     private static func create(_ file: BackupManifest.File, root: String, owner: (uid: uid_t, gid: gid_t)?,
                                delta: Bool) throws {
         let path = root + "/" + file.path
-        var flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        var flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
         if delta {
             var info = stat()
             if lstat(path, &info) == 0 {
                 if info.st_mode & S_IFMT == S_IFREG {
-                    flags = O_WRONLY | O_CLOEXEC
+                    flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW
                     chmod(path, mode_t(file.mode & 0o7777))
                 } else {
                     try? FileManager.default.removeItem(atPath: path)
@@ -438,6 +471,15 @@ public enum Restore {
         } else {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: mode])
+            // The new folder's entry in its parent is made durable with everything restored into it.
+            let parent = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if parent >= 0 {
+                defer { close(parent) }
+                guard fsync(parent) == 0 else {
+                    throw RestoreError(description: "cannot fsync the folder above \(path): \(String(cString: strerror(errno)))",
+                                       damaged: false)
+                }
+            }
         }
         try chown(path, owner)
     }

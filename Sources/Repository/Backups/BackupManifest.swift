@@ -208,6 +208,18 @@ extension BackupManifest {
         return left != right ? left < right : a.id < b.id
     }
 
+    /// Why a file path from a server or a manifest cannot be used, or nil: it must be relative and stay below its
+    /// root (no empty, `.` or `..` component, no NUL).
+    public static func unsafePathReason(_ path: String) -> String? {
+        if path.isEmpty { return "an empty path" }
+        if path.hasPrefix("/") { return "an absolute path" }
+        if path.utf8.contains(0) { return "a NUL byte" }
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if component.isEmpty || component == "." || component == ".." { return "a '\(component)' component" }
+        }
+        return nil
+    }
+
     /// Backup ids are `20261202T062105Z-3fa1` (older ones `20261202T062105Z`): letters, digits and `-` only.
     public static func isValidId(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64

@@ -248,10 +248,13 @@ public struct FileStore: ObjectStore {
         if access(folder, F_OK) == 0 { return }
         let parent = (folder as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != folder { try makeFolder(parent) }
-        guard mkdir(folder, 0o700) == 0 || errno == EEXIST else {
+        guard mkdir(folder, 0o700) == 0 else {
+            if errno == EEXIST { return }
             throw Self.ioError("cannot create folder \(folder)")
         }
         if let owner { chown(folder, owner.uid, owner.gid) }
+        // The new folder's name must survive a crash as the files written into it will.
+        if !parent.isEmpty { try syncDirectory(parent) }
     }
 
     static func ioError(_ what: String) -> RepositoryError {
