@@ -24,6 +24,9 @@ struct RepoExpireCommand: ParsableCommand {
     @Option(help: "Only this cluster: a name its backups were taken under, or its system identifier.")
     var cluster: String?
 
+    @Option(name: .customLong("end-lease"), help: "End this recovery lease first (a recovery known to be over); repeatable.")
+    var endLeases: [String] = []
+
     @Flag(name: .customLong("dry-run"), help: "Show what would be removed; remove nothing.")
     var dryRun = false
 
@@ -34,6 +37,12 @@ struct RepoExpireCommand: ParsableCommand {
         let policy = RetentionPolicy(last: last, daily: daily, weekly: weekly, monthly: monthly, yearly: yearly)
         let opened = try repository.open()
         let report: ExpireReport = try LifeboatError.wrapping { () throws(RepositoryError) in
+            for id in endLeases where !dryRun {
+                guard try opened.recoveryLeases().contains(where: { $0.id == id }) else {
+                    throw RepositoryError(.notFound, "no live recovery lease \(id) in \(opened.location)")
+                }
+                try opened.endRecoveryLease(id)
+            }
             let chosen = try cluster.map { selector throws(RepositoryError) in try opened.resolveCluster(selector, withBackups: true) }
             return try opened.expire(policy, cluster: chosen?.systemIdentifier, dryRun: dryRun)
         }

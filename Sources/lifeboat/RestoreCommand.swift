@@ -120,13 +120,26 @@ struct RestoreCommand: ParsableCommand {
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("restored") }
         let summary: Restore.Summary
         let selection: RecoverySelection
+        var lease: RecoveryLease?
         do {
             selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster, target: options.target,
                                            timeline: options.timeline)
-            if !noArchive {
-                options.restoreCommand = try restoreCommand(opened.location, opened, cluster: selection.manifest.systemIdentifier)
+            // Held while files are written and, with recovery settings, while PostgreSQL fetches WAL: expire waits.
+            lease = try opened.takeRecoveryLease(cluster: selection.manifest.systemIdentifier, purpose: "restore",
+                                                 detail: "of backup \(selection.manifest.id) into \(destination)")
+            if !noArchive, let lease {
+                let cluster = selection.manifest.systemIdentifier
+                options.restoreCommand = try walCommand("fetch %f %p --lease \(lease.id)", opened, cluster: cluster)
+                // At promotion the lease ends: expire may then remove what this recovery read.
+                options.recoveryEndCommand = try walCommand("recovery-done --lease \(lease.id)", opened, cluster: cluster)
             }
-            summary = try Restore.run(from: opened, selection: selection, options: options)
+            do {
+                summary = try Restore.run(from: opened, selection: selection, options: options)
+            } catch {
+                if let lease { try? opened.endRecoveryLease(lease.id) }
+                throw error
+            }
+            if noArchive, let lease { try opened.endRecoveryLease(lease.id) }
         } catch let error as Restore.RestoreError {
             TransferReport.endLine()
             throw LifeboatError(error.damaged ? .damaged : error.invalidInput ? .invalidInput : .runFailed, error.description,
@@ -158,6 +171,10 @@ struct RestoreCommand: ParsableCommand {
             + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
             + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
         if !noArchive { Console.out("recovery follows \(selection.timelineReason)") }
+        if !noArchive, let lease {
+            Console.out("recovery lease \(lease.id): `repo expire` removes nothing of this cluster until recovery ends "
+                + "(or \(Int(BackupRepository.leaseStaleAfter / 3600)) h after PostgreSQL's last WAL fetch)")
+        }
         if let point = selection.restorePoint, case .name(let name) = options.target {
             Console.out("recovery stops at restore point '\(name)' at \(WALRange.format(point.lsn)) "
                 + "(\(Console.time(point.time))), the first after backup \(summary.backup.id)")
@@ -169,8 +186,10 @@ struct RestoreCommand: ParsableCommand {
                 + "like the original")
     }
 
-    /// `restore_command` for PostgreSQL: this binary's `wal fetch`, with a credential that needs no terminal.
-    private func restoreCommand(_ location: String, _ opened: BackupRepository, cluster: String) throws -> String {
+    /// A command for PostgreSQL (`restore_command`, `recovery_end_command`): this binary's `wal SUBCOMMAND`, with a
+    /// credential that needs no terminal.
+    private func walCommand(_ subcommand: String, _ opened: BackupRepository, cluster: String) throws -> String {
+        let location = opened.location
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -185,7 +204,7 @@ struct RestoreCommand: ParsableCommand {
                                 hint: "pass --key-file (from `lifeboat repo key export`) or --passphrase-file, or --no-archive")
         }
         guard let bucket = opened.store as? S3Store else {
-            return "\(binary) wal fetch %f %p --repo \(absolute(location)) --cluster \(cluster) \(credential)"
+            return "\(binary) wal \(subcommand) --repo \(absolute(location)) --cluster \(cluster) \(credential)"
         }
         // PostgreSQL does not inherit this shell's AWS_* variables: name a credentials file it can read.
         let environment = ProcessInfo.processInfo.environment
@@ -196,7 +215,7 @@ struct RestoreCommand: ParsableCommand {
                                     + "AWS_SHARED_CREDENTIALS_FILE, or pass --no-archive")
         }
         let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\($0)" } ?? ""
-        return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal fetch %f %p "
+        return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal \(subcommand) "
             + "--repo '\(bucket.selfContainedLocation)' --cluster \(cluster) \(credential)"
     }
 }

@@ -30,6 +30,10 @@ struct WALFetchCommand: ParsableCommand {
     @Option(help: "The cluster's system identifier (default: the only cluster with WAL in the repository).")
     var cluster: String?
 
+    @Option(help: ArgumentHelp("The recovery's lease (written by `restore`): refreshed with each fetch, so that expire "
+                               + "removes nothing this recovery still needs.", valueName: "id"))
+    var lease: String?
+
     @OptionGroup var repository: RepositoryArguments
 
     func validate() throws {
@@ -47,6 +51,7 @@ struct WALFetchCommand: ParsableCommand {
             // A server restored before its repository was upgraded fetches from the older layout until then.
             let opened = try repository.open(allowingOlderFormat: true)
             let cutoff = archivedBefore.flatMap(Restore.parseTime)
+            if let lease { try LifeboatError.wrapping { () throws(RepositoryError) in try opened.refreshRecoveryLease(lease) } }
             contents = try opened.fetchWAL(name: name, cluster: try chosenCluster(opened), archivedBefore: cutoff)
             // Not there, and the repository was of the older format: an upgrade may have moved it meanwhile.
             if contents == nil, opened.isOlderFormat,

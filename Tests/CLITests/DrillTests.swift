@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Repository
 import TestSupport
 import Testing
 
@@ -220,6 +221,25 @@ struct DrillTests {
             #expect(try PostgresConnection(conninfo: conninfo).query("SELECT count(*) FROM orders").scalar == "100")
             _ = try ServerUser.run(source.binDirectory + "/pg_ctl", ["-D", kept + "/pgdata", "-m", "immediate", "stop"])
             try FileManager.default.removeItem(atPath: kept)
+            // Each drill ended its recovery lease (the kept one's too: its drill is over).
+            let opened = try Repository.BackupRepository.open(at: setup.repo, credential: .keyFile(setup.keyFile))
+            #expect(try opened.recoveryLeases().isEmpty)
+
+            // A segment missing between the backup and the drill's start: the RPO cannot be met, and the drill says so.
+            let db = try source.connect()
+            var switched: [String] = []
+            for round in 1...3 {
+                try db.query("INSERT INTO orders SELECT g FROM generate_series(\(round * 1000), \(round * 1000 + 10)) g")
+                switched.append(try #require(try db.query("SELECT pg_walfile_name(pg_switch_wal())").scalar))
+            }
+            try await waitForArchive(db)
+            let cluster = try systemIdentifier(source)
+            try FileManager.default.removeItem(atPath: setup.repo + "/wal/\(cluster)/\(switched[1].prefix(8))/\(switched[1])")
+            let (gap, gapReport) = try drill.drill("bad-check")
+            #expect(gap.status == 4, "\(gap.stdout)\(gap.stderr)")
+            #expect(gap.stderr.contains("RPO not met") && gap.stderr.contains(switched[1]), "\(gap.stderr)")
+            #expect(((gapReport["rpo"] as? [String: Any])?["verdict"] as? String) == "fail")
+            #expect(drill.scratchFolders.isEmpty)
         }
     }
 

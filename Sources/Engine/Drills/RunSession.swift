@@ -24,6 +24,7 @@ public final class RunSession: Sendable {
         var checks: [CheckEvidence] = []
         var mirrorAges: [(String, Double)] = []
         var walGaps: [(String, String)] = []
+        var leaseEnds: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -62,6 +63,11 @@ public final class RunSession: Sendable {
         state.withLock { $0.mirrorAges.append((mirror, seconds)) }
     }
 
+    /// Ends a recovery lease when the scratch servers go (`cleanUp`).
+    public func registerLeaseEnd(_ end: @escaping @Sendable () -> Void) {
+        state.withLock { $0.leaseEnds.append(end) }
+    }
+
     /// A restore refused because the archive has a gap before its target: the RPO cannot be met from it.
     public func recordWALGap(database: String, gap: String) {
         state.withLock { $0.walGaps.append((database, gap)) }
@@ -77,6 +83,13 @@ public final class RunSession: Sendable {
     @discardableResult
     public func cleanUp() -> [(step: String, conninfo: String, folder: String)] {
         let all = state.withLock { $0.scratch }
+        // The drill is over (a kept server has finished its recovery): expire may remove what it read.
+        defer {
+            for end in state.withLock({ state -> [@Sendable () -> Void] in
+                defer { state.leaseEnds = [] }
+                return state.leaseEnds
+            }) { end() }
+        }
         if keepScratch {
             return all.compactMap { scratch in
                 scratch.server.conninfo().map { (scratch.step, $0, scratch.server.folder) }

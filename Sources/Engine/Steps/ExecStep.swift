@@ -1,5 +1,6 @@
 import Foundation
 import Plans
+import Postgres
 import Subprocess
 import SystemPackage
 
@@ -17,7 +18,8 @@ enum ExecStep {
             ParameterSpec("command", .list(.string), required: true, "the program and its arguments, as a list"),
             ParameterSpec("env", .stringMap, "extra environment variables"),
             ParameterSpec("working_directory", .string, "folder to run in (default: the current one)"),
-            ParameterSpec("inherit_env", .boolean, "pass Lifeboat's environment on (default true)"),
+            ParameterSpec("inherit_env", .boolean,
+                          "pass Lifeboat's environment on (default true), without LIFEBOAT_* and AWS_* (name those in env)"),
         ],
         example: "    with:\n      command: [pg_isready, -h, db.internal]"
     )
@@ -42,9 +44,14 @@ enum ExecStep {
             variables[key] = try context.secrets.resolve(entry.value.stringValue ?? "")
         }
         let inherit = parameters["inherit_env"]?.booleanValue ?? true
-        let environment: Environment = inherit
-            ? .inherit.updating(variables.mapValues { Optional($0) })
-            : .custom(variables)
+        // Lifeboat's own secrets stay here unless the step names them in `env`.
+        var inherited: [Environment.Key: String] = [:]
+        if inherit {
+            for (key, value) in ChildProcess.inheritedEnvironment() {
+                if let key = Environment.Key(rawValue: key) { inherited[key] = value }
+            }
+        }
+        let environment: Environment = .custom(inherited.merging(variables) { $1 })
         let directory = try context.string("working_directory")
         if let directory, !FileManager.default.fileExists(atPath: directory) {
             throw LifeboatError(.runFailed, "working directory \(directory) does not exist")

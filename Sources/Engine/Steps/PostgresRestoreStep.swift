@@ -77,8 +77,14 @@ enum PostgresRestoreStep {
 
             let owner = try ServerUser.owner()
             let key = try keyFile ?? exportKey(repository, into: server.folder, owner: owner)
+            // The drill's lease on the cluster: expire removes nothing it reads while it runs.
+            let lease = try LifeboatError.wrapping { () throws(RepositoryError) in
+                try repository.takeRecoveryLease(cluster: manifest.systemIdentifier, purpose: "drill",
+                                                 detail: "run \(session.runId), step \(step)")
+            }
+            session.registerLeaseEnd { try? repository.endRecoveryLease(lease.id) }
             var command = try walFetchCommand(repository, cluster: manifest.systemIdentifier, keyFile: key,
-                                              folder: server.folder, owner: owner)
+                                              folder: server.folder, owner: owner) + " --lease \(lease.id)"
             if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }
             var options = Restore.Options(destination: server.dataDirectory)
             options.workers = repository.store.preferredConcurrency

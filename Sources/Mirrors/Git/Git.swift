@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Subprocess
 import SystemPackage
 
@@ -31,18 +32,40 @@ public struct Git: Sendable {
 
     /// Runs `git ARGUMENTS` (in `directory` when given) and returns its output; with `check`, a non-zero exit throws
     /// with git's last error line. Cancelling the calling task ends git (SIGTERM to its group, then SIGKILL).
+    ///
+    /// Credentials never reach git's arguments (visible in `ps`) or its stored configuration: a URL's user name and
+    /// password are taken out of it and answered through `GIT_ASKPASS` from git's own environment. `credentials`
+    /// names the URL whose credentials a command needs when it refers to a remote by name (`fetch origin`).
+    /// Lifeboat's own secrets (`LIFEBOAT_*`, `AWS_*`) are not passed on to git.
     @discardableResult
     public func run(_ arguments: [String], in directory: String? = nil, check: Bool = true,
-                    timeout: Duration? = nil, input: String? = nil) async throws -> Output {
+                    timeout: Duration? = nil, input: String? = nil, credentials: String? = nil) async throws -> Output {
         var variables: [Environment.Key: String?] = [
             "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "SSH_ASKPASS": "/bin/true", "LC_ALL": "C",
         ]
+        for key in ProcessInfo.processInfo.environment.keys where key.hasPrefix("LIFEBOAT_") || key.hasPrefix("AWS_") {
+            variables[Environment.Key(rawValue: key)!] = .some(nil)
+        }
         if ProcessInfo.processInfo.environment["GIT_SSH_COMMAND"] == nil {
             variables["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=20"
         }
         for (key, value) in environment { variables[Environment.Key(rawValue: key)!] = value }
+        var stripped = arguments
+        var found: RemoteURL.Credentials?
+        for index in stripped.indices {
+            if let (url, userInfo) = RemoteURL.separateCredentials(stripped[index]) {
+                stripped[index] = url
+                found = found ?? userInfo
+            }
+        }
+        if found == nil, let credentials { found = RemoteURL.separateCredentials(credentials)?.credentials }
+        if let found {
+            variables["GIT_ASKPASS"] = try Self.askpassScript()
+            variables["LIFEBOAT_GIT_USERNAME"] = found.user
+            variables["LIFEBOAT_GIT_PASSWORD"] = found.password ?? ""
+        }
         // Give up on HTTP transfers slower than 1 byte/s for a minute (a dead proxy, a stuck server).
-        let words = ["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"] + arguments
+        let words = ["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "credential.helper="] + stripped
         let settings = variables
         let work = { @Sendable [self] () async throws -> Output in
             try await execute(words, variables: settings, directory: directory, input: input)
@@ -96,6 +119,27 @@ public struct Git: Sendable {
         }
         return Output(status: status, stdout: result.standardOutput, stderr: result.standardError)
     }
+
+    /// A script answering git's user name and password prompts from its environment (written once, mode 0700).
+    static func askpassScript() throws -> String {
+        try askpass.withLock { path in
+            if let path { return path }
+            let folder = FileManager.default.temporaryDirectory.path + "/lifeboat-askpass-\(getuid())-\(getpid())"
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o700])
+            let script = folder + "/askpass"
+            let text = "#!/bin/sh\ncase \"$1\" in\n  Username*) printf '%s\\n' \"$LIFEBOAT_GIT_USERNAME\" ;;\n"
+                + "  *) printf '%s\\n' \"$LIFEBOAT_GIT_PASSWORD\" ;;\nesac\n"
+            guard FileManager.default.createFile(atPath: script, contents: Data(text.utf8), attributes: [.posixPermissions: 0o700]) else {
+                throw MirrorError("cannot write git's credential prompt script \(script)")
+            }
+            path = script
+            return script
+        }
+    }
+
+    private static let askpass = Mutex<String?>(nil)
 
     /// Hides secrets and URL credentials in text meant for people.
     public func redact(_ text: String) -> String {

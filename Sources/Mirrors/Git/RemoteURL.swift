@@ -19,4 +19,23 @@ public enum RemoteURL {
         if url.hasPrefix("/") { return url }
         return nil
     }
+
+    public struct Credentials: Sendable, Equatable {
+        public var user: String
+        public var password: String?
+    }
+
+    /// An `http(s)://user:password@host/…` URL without its credentials (`http(s)://host/…`), and the credentials
+    /// (percent-decoded); nil for a URL without them or of another scheme (ssh keeps its user name).
+    public static func separateCredentials(_ url: String) -> (url: String, credentials: Credentials)? {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return nil }
+        let userInfo = rest[..<at]
+        let parts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let user = parts[0].removingPercentEncoding ?? parts[0]
+        let password = parts.count > 1 ? (parts[1].removingPercentEncoding ?? parts[1]) : nil
+        return (String(url[..<scheme.upperBound]) + String(rest[rest.index(after: at)...]), Credentials(user: user, password: password))
+    }
 }

@@ -56,7 +56,7 @@ public struct MirrorSync: Sendable {
     func updateCache(_ source: MirrorSource, cache: String, timeout: Duration?) async throws {
         if FileManager.default.fileExists(atPath: cache + "/HEAD") {
             try await git.run(["remote", "set-url", "origin", source.url], in: cache)
-            try await git.run(["fetch", "--prune", "--quiet", "origin"], in: cache, timeout: timeout)
+            try await git.run(["fetch", "--prune", "--quiet", "origin"], in: cache, timeout: timeout, credentials: source.url)
             return
         }
         try FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true,

@@ -123,6 +123,11 @@ struct ValueDecoder {
     private func templateString(_ text: String, at location: SourceLocation, name: String) -> TemplateString? {
         do {
             let template = try TemplateString(parsing: text)
+            // An exec command's arguments are visible to every user in `ps`: secrets belong in its env.
+            if name.hasPrefix("command["), let reference = template.references.first {
+                sink.warning(location, "'\(name)' holds the secret \(reference): a command's arguments are visible in the "
+                    + "process list", hint: "pass it in env: (e.g. env: { TOKEN: \"\(reference)\" }) and let the program read it")
+            }
             for case .file(let path) in template.references where !isReadable(path) {
                 sink.warning(location, "secret file '\(path)' for '\(name)' cannot be read here",
                              hint: "it is read when the step runs; make sure it exists and is readable there")

@@ -45,6 +45,8 @@ public enum Restore {
         public var shouldStop: (@Sendable () -> Bool)?
         /// Restore although the archive has a gap before the target (recovery then stops at the gap).
         public var allowGap = false
+        /// `recovery_end_command`: run once when recovery ends (ends the restore's recovery lease).
+        public var recoveryEndCommand: String?
 
         public init(destination: String) { self.destination = destination }
     }
@@ -220,7 +222,7 @@ public enum Restore {
         var folders = Set<String>()
         var seen = Set<String>()
         for file in manifest.files {
-            let key = file.archive + "\0" + file.path
+            let key = file.archive + "\0" + BackupManifest.normalized(file.path)
             if let reason = BackupManifest.unsafePathReason(file.path) ?? (seen.insert(key).inserted ? nil : "listed twice") {
                 throw RestoreError(description: "backup \(manifest.id) names a file '\(file.path)' (\(reason)); refusing to "
                     + "restore it, nothing was written", damaged: true)
@@ -228,7 +230,7 @@ public enum Restore {
             if file.kind == "directory" { folders.insert(key) }
         }
         for file in manifest.files {
-            let parent = file.path.split(separator: "/").dropLast().joined(separator: "/")
+            let parent = BackupManifest.normalized(file.path).split(separator: "/").dropLast().joined(separator: "/")
             guard parent.isEmpty || folders.contains(file.archive + "\0" + parent) else {
                 throw RestoreError(description: "backup \(manifest.id) names a file '\(file.path)' whose folder is not one of "
                     + "the backup's folders; refusing to restore it, nothing was written", damaged: true)
@@ -404,6 +406,7 @@ public enum Restore {
             return
         }
         lines.append("restore_command = \(quote(command))")
+        if let end = options.recoveryEndCommand { lines.append("recovery_end_command = \(quote(end))") }
         switch options.target {
         case .latest: break
         case .immediate: lines.append("recovery_target = 'immediate'")

@@ -12,8 +12,16 @@ public enum ChildProcess {
         public var description: String
     }
 
+    /// This process's environment without Lifeboat's own secrets (`LIFEBOAT_*`, `AWS_*`): what children inherit
+    /// (a PostgreSQL server started for a drill, and its archive and restore commands, never see the passphrase).
+    public static func inheritedEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [String: String] {
+        environment.filter { !$0.key.hasPrefix("LIFEBOAT_") && !$0.key.hasPrefix("AWS_") }
+    }
+
     /// Spawns `executable` with standard input from `stdin` (a path; `/dev/null` by default) and standard output and
-    /// error appended to `stdout` and `stderr`. Signals are reset to their defaults and none is blocked.
+    /// error appended to `stdout` and `stderr`. Signals are reset to their defaults and none is blocked. Without
+    /// `environment`, the child gets `inheritedEnvironment()`.
     public static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                              stdin: String = "/dev/null", stdout: String, stderr: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
@@ -36,7 +44,7 @@ public enum ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let env = (environment ?? inheritedEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in argv + env { free(pointer) } }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, env)

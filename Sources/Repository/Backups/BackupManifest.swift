@@ -209,8 +209,9 @@ extension BackupManifest {
     }
 
     /// Why a file path from a server or a manifest cannot be used, or nil: it must be relative and stay below its
-    /// root (no empty, `.` or `..` component, no NUL).
+    /// root (no empty, `.` or `..` component, no NUL). A leading `./` (PostgreSQL names `./pg_wal` so) is allowed.
     public static func unsafePathReason(_ path: String) -> String? {
+        let path = normalized(path)
         if path.isEmpty { return "an empty path" }
         if path.hasPrefix("/") { return "an absolute path" }
         if path.utf8.contains(0) { return "a NUL byte" }
@@ -218,6 +219,13 @@ extension BackupManifest {
             if component.isEmpty || component == "." || component == ".." { return "a '\(component)' component" }
         }
         return nil
+    }
+
+    /// The path without leading `./`.
+    public static func normalized(_ path: String) -> String {
+        var path = Substring(path)
+        while path.hasPrefix("./") { path = path.dropFirst(2) }
+        return String(path)
     }
 
     /// Backup ids are `20261202T062105Z-3fa1` (older ones `20261202T062105Z`): letters, digits and `-` only.

@@ -231,6 +231,14 @@ extension BackupRepository {
             }
         }
         try store.removeEmptyFolders("backups")
+        // Leases of recoveries that ended without saying so (killed drills, restores long promoted).
+        for object in try store.listAll("leases") {
+            if let modified = try store.modificationTime(object.path),
+               Date().timeIntervalSince(modified) > Self.leaseStaleAfter || object.name.hasPrefix(".tmp-") {
+                try store.remove(object.path)
+                report.leftoversRemoved += 1
+            }
+        }
         for folder in ["wal", "index", "bundles", "keys", "clusters"] {
             for object in try store.listAll(folder) where object.name.hasPrefix(".tmp-") {
                 try store.remove(object.path)

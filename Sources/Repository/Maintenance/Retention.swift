@@ -139,6 +139,16 @@ extension BackupRepository {
             removedIds += removed
         }
         guard !dryRun else { return report }
+        // Nothing of a cluster a recovery is still reading (its WAL, the backups it may fall back to).
+        let affected = Set(report.clusters.filter { !$0.removed.isEmpty || $0.walRemoved > 0 }.map(\.systemIdentifier))
+        let leases = try recoveryLeases().filter { affected.contains($0.cluster) }
+        if !leases.isEmpty {
+            throw RepositoryError(.locked, "a recovery is reading the archive of cluster "
+                + "\(Set(leases.map(\.cluster)).sorted().joined(separator: ", ")): "
+                + leases.map(\.description).joined(separator: "; ") + "; nothing was removed",
+                hint: "run expire again when it has finished (a lease ends with its drill, or \(Int(Self.leaseStaleAfter / 3600)) h "
+                    + "after PostgreSQL's last WAL fetch); if that recovery is over, `--end-lease \(leases[0].id)` ends it")
+        }
         // The count gc will find, recorded first: a crash after this leaves it low, which is safe.
         try recordBackupCount(try backupIds().count - removedIds.count)
         for id in removedIds {
