@@ -189,6 +189,8 @@ struct StatusCommand: ParsableCommand {
             }
             for row in rows { for problem in row.problems { Console.warning("\(row.database): \(problem)") } }
             for row in mirrors { for problem in row.problems { Console.warning("\(row.source) → \(row.mirror): \(problem)") } }
+        }
+        if !json {
             for warning in warnings { Console.warning(warning) }
             if !warnings.isEmpty { Console.hint(BackupRepository.singleKeyHint) }
         }

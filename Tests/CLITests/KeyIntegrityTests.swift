@@ -133,5 +133,18 @@ struct KeyIntegrityTests {
         #expect(checked.stdout.contains("opens repository"))
         let after = try bench.run(["verify", "--repo", repo, "--passphrase-file", passphrase])
         #expect(after.status == 0 && !after.stderr.contains("single key slot"), "\(after.stderr)")
+
+        // status warns too (without leaving its targets): a repository of its own with one key and no key file.
+        let lonely = bench.folder.file("lonely")
+        #expect(try bench.run(["repo", "init", "--repo", lonely, "--passphrase-file", passphrase]).status == 0)
+        let inventory = try bench.folder.write("inventory.yaml", """
+            repositories:
+              checked: { location: \(repo), passphrase: "${file:\(passphrase)}" }
+              lonely: { location: \(lonely), passphrase: "${file:\(passphrase)}" }
+            """)
+        let status = try bench.run(["status", "--inventory", inventory])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stderr.contains("repository lonely:") && status.stderr.contains("single key slot"), "\(status.stderr)")
+        #expect(!status.stderr.contains("repository checked:"), "\(status.stderr)")
     }
 }

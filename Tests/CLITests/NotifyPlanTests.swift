@@ -126,10 +126,8 @@ struct NotifyPlanTests {
             notify: [ { channels: [silent, flaky], events: [run.succeeded] } ]
             steps: [ { id: ok, uses: exec, with: { command: ["true"] } } ]
             """)
-        let started = Date()
         let result = try bench.run(["run", plan])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 60)
         #expect(result.stderr.contains("channel 'silent' was not notified of run.succeeded after 4 attempts"))
         #expect(flaky.requests.count == 2)  // 500, then delivered
         let runId = try #require(try bench.runs().first?["id"] as? String)
