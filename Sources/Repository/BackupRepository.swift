@@ -243,7 +243,8 @@ public final class BackupRepository: Sendable {
             AESGCM.seal(key: kek, nonce: nonce, plaintext: $0, associatedData: Self.keyAssociatedData(config.id))
         }
         let key = sealedSlot(WrappedKey(n: scryptN, r: 8, p: 1, salt: Hex.encode(salt), nonce: Hex.encode(nonce),
-                                        wrapped: Hex.encode(sealed), created: Date(), host: ProcessInfo.processInfo.hostName,
+                                        wrapped: Hex.encode(sealed),
+                                        created: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)), host: ProcessInfo.processInfo.hostName,
                                         user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), label: label))
         let id = SecureRandom.hex(8)
         try store.write("keys/" + id, RepositoryJSON.encode(key), mode: .createNew)

@@ -119,33 +119,50 @@ struct RestoreCommand: ParsableCommand {
         }
         if TransferReport.isTerminal && !json { options.progress = TransferReport.show("restored") }
         let summary: Restore.Summary
-        let selection: RecoverySelection
+        var selection: RecoverySelection
         var lease: RecoveryLease?
         do {
             selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster, target: options.target,
                                            timeline: options.timeline)
             // Held while files are written and, with recovery settings, while PostgreSQL fetches WAL: expire waits.
-            lease = try opened.takeRecoveryLease(cluster: selection.manifest.systemIdentifier, purpose: "restore",
-                                                 detail: "of backup \(selection.manifest.id) into \(destination)")
-            if !noArchive, let lease {
-                let cluster = selection.manifest.systemIdentifier
-                options.restoreCommand = try walCommand("fetch %f %p --lease \(lease.id)", opened, cluster: cluster)
-                // At promotion the lease ends: expire may then remove what this recovery read.
-                options.recoveryEndCommand = try walCommand("recovery-done --lease \(lease.id)", opened, cluster: cluster)
-            }
+            // A store that refuses the write (read-only credentials) restores anyway, with a warning.
             do {
+                lease = try opened.takeRecoveryLease(cluster: selection.manifest.systemIdentifier, purpose: "restore",
+                                                     detail: "of backup \(selection.manifest.id) into \(destination)")
+                // An expiry that was running meanwhile has finished; choose again on what it left.
+                try opened.settleRecoveryLease()
+                selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster,
+                                               target: options.target, timeline: options.timeline)
+            } catch let error as RepositoryError where lease == nil {
+                Console.warning("cannot take a recovery lease (\(error.message)): `repo expire` will not know of this "
+                    + "recovery; run no expire on this repository until it has finished")
+            }
+            let keeper = lease.map { RecoveryLeaseKeeper(opened, lease: $0.id) }
+            defer { keeper?.stop() }
+            do {
+                if !noArchive {
+                    let cluster = selection.manifest.systemIdentifier
+                    let leaseOption = lease.map { " --lease \($0.id)" } ?? ""
+                    options.restoreCommand = try walCommand("fetch %f %p" + leaseOption, opened, cluster: cluster)
+                    // At promotion the lease ends: expire may then remove what this recovery read.
+                    if let lease {
+                        options.recoveryEndCommand = try walCommand("recovery-done --lease \(lease.id)", opened, cluster: cluster)
+                    }
+                }
                 summary = try Restore.run(from: opened, selection: selection, options: options)
+                if noArchive, let lease { try opened.endRecoveryLease(lease.id) }
             } catch {
                 if let lease { try? opened.endRecoveryLease(lease.id) }
                 throw error
             }
-            if noArchive, let lease { try opened.endRecoveryLease(lease.id) }
         } catch let error as Restore.RestoreError {
+            if let lease { try? opened.endRecoveryLease(lease.id) }
             TransferReport.endLine()
             throw LifeboatError(error.damaged ? .damaged : error.invalidInput ? .invalidInput : .runFailed, error.description,
                                 hint: error.damaged && error.description.contains("--allow-gap")
                                     ? "`lifeboat verify --repo \(opened.location)` lists what is missing; a copy (repo copy) may hold it" : nil)
         } catch let error as RepositoryError {
+            if let lease { try? opened.endRecoveryLease(lease.id) }
             TransferReport.endLine()
             throw LifeboatError(error)
         }

@@ -51,7 +51,14 @@ struct WALFetchCommand: ParsableCommand {
             // A server restored before its repository was upgraded fetches from the older layout until then.
             let opened = try repository.open(allowingOlderFormat: true)
             let cutoff = archivedBefore.flatMap(Restore.parseTime)
-            if let lease { try LifeboatError.wrapping { () throws(RepositoryError) in try opened.refreshRecoveryLease(lease) } }
+            if let lease {
+                // Best effort: a lease that cannot be refreshed must not stop the recovery it protects.
+                do {
+                    try opened.refreshRecoveryLease(lease)
+                } catch {
+                    Console.warning("cannot refresh recovery lease \(lease): \(error.message)")
+                }
+            }
             contents = try opened.fetchWAL(name: name, cluster: try chosenCluster(opened), archivedBefore: cutoff)
             // Not there, and the repository was of the older format: an upgrade may have moved it meanwhile.
             if contents == nil, opened.isOlderFormat,

@@ -347,8 +347,14 @@ struct LocalBackupTests {
     @Test("local mode: a linked pg_wal is backed up as a folder, other links stay links, pg_control is read last; an unreadable folder or lost index is never skipped")
     func localEdgeCases() async throws {
         let setup = try ArchivingSetup()
+        let location = setup.bench.folder.file("tablespace")
+        try FileManager.default.createDirectory(atPath: location + "/lost+found", withIntermediateDirectories: true)
+        _ = try setup.bench.folder.write("tablespace/lost+found/fragment", "not PostgreSQL's")
+        try PostgresCluster.shareWithServer(location)
         try await PostgresCluster.with(settings: setup.serverSettings, separateWAL: true) { source in
             let db = try source.connect()
+            try db.query("CREATE TABLESPACE elsewhere LOCATION '\(location)'")
+            try db.query("CREATE TABLE spaced TABLESPACE elsewhere AS SELECT g FROM generate_series(1, 500) g")
             try db.query("CREATE TABLE t AS SELECT g, md5(g::text) AS v FROM generate_series(1, 20000) g")
             try db.query("CHECKPOINT")
             let pgdata = try #require(try db.query("SHOW data_directory").scalar)
@@ -364,10 +370,16 @@ struct LocalBackupTests {
             let regular = files.filter { $0.kind == "file" && $0.archive == "base" }.map(\.path)
                 .filter { $0 != "backup_label" && $0 != "tablespace_map" }
             #expect(regular.last == "global/pg_control", "read last: \(regular.suffix(3))")
+            // Of the tablespace, only this server's version folder.
+            let spaced = files.filter { $0.archive != "base" }
+            #expect(!spaced.isEmpty && spaced.allSatisfy { $0.path.hasPrefix("PG_15_") }, "\(spaced.map(\.path).prefix(5))")
 
-            let restored = try await setup.restoreAndStart(["--backup", id, "--target", "immediate"])
+            let oid = try #require(try db.query("SELECT oid::text FROM pg_tablespace WHERE spcname = 'elsewhere'").scalar)
+            let moved = setup.bench.folder.file("moved-tablespace")
+            let restored = try await setup.restoreAndStart(["--backup", id, "--target", "immediate", "--tablespace", "\(oid)=\(moved)"])
             defer { restored.stop() }
             #expect(try restored.connect().query("SELECT count(*) FROM t").scalar == "20000")
+            #expect(try restored.connect().query("SELECT count(*) FROM spaced").scalar == "500")
             let restoredData = try #require(try restored.connect().query("SHOW data_directory").scalar)
             var info = stat()
             #expect(lstat(restoredData + "/pg_wal", &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)

@@ -97,6 +97,24 @@ struct MaintenanceFailClosedTests {
             let listed = try jsonList(try lifeboat(["backup", "list", "--json"]))
             #expect(listed.count == 1, "a backup committed after losing its lease")
             #expect(try lifeboat(["verify", "--read-data"]).status == 0)
+
+            // The other way round: a gc paused past the stale time; a backup takes over and commits; gc removes nothing.
+            cli.environment["LIFEBOAT_FAILPOINTS"] = "gc.before-remove=1:stop"
+            let pausedGC = try cli.start(["repo", "gc", "--repo", directRepo, "--key-file", keyFile])
+            let gcStopped = await eventually(120) {
+                let stat = (try? String(contentsOfFile: "/proc/\(pausedGC.pid)/stat", encoding: .utf8)) ?? ""
+                return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+            }
+            #expect(gcStopped, "gc did not reach its failpoint: \(pausedGC.stderrSoFar)")
+            try await Task.sleep(for: .seconds(12))
+            let during = try lifeboat(["backup", "--conninfo", source.conninfo()])
+            #expect(during.status == 0, "\(during.stderr)")
+            pausedGC.signal(SIGCONT)
+            let gcResult = pausedGC.wait()
+            #expect(gcResult.status == 11, "\(gcResult.stdout)\(gcResult.stderr)")
+            #expect(gcResult.stderr.contains("lock was lost"), "\(gcResult.stderr)")
+            #expect(try jsonList(try lifeboat(["backup", "list", "--json"])).count == 2)
+            #expect(try lifeboat(["verify", "--read-data"]).status == 0)
         }
     }
 }

@@ -82,7 +82,16 @@ enum PostgresRestoreStep {
                 try repository.takeRecoveryLease(cluster: manifest.systemIdentifier, purpose: "drill",
                                                  detail: "run \(session.runId), step \(step)")
             }
-            session.registerLeaseEnd { try? repository.endRecoveryLease(lease.id) }
+            let keeper = RecoveryLeaseKeeper(repository, lease: lease.id)
+            session.registerLeaseEnd {
+                keeper.stop()
+                try? repository.endRecoveryLease(lease.id)
+            }
+            // An expiry running while the lease was taken has finished before anything is read.
+            try LifeboatError.wrapping { () throws(RepositoryError) in try repository.settleRecoveryLease() }
+            guard try LifeboatError.wrapping({ () throws(RepositoryError) in try repository.backupIds() }).contains(manifest.id) else {
+                throw LifeboatError(.runFailed, "backup \(manifest.id) was expired while the drill began; run the drill again")
+            }
             var command = try walFetchCommand(repository, cluster: manifest.systemIdentifier, keyFile: key,
                                               folder: server.folder, owner: owner) + " --lease \(lease.id)"
             if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }

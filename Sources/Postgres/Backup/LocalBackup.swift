@@ -94,8 +94,23 @@ public enum LocalBackup {
         /// `global/pg_control`, read after every other file (as PostgreSQL's own base backup does).
         var control: (entry: BackupManifest.File, path: String)?
 
+        // A tablespace's location holds one folder per server version (`PG_15_202209061`): only this server's is
+        // backed up, as PostgreSQL's own base backup does (not `lost+found`, not an older version's leftovers).
+        let versionFolder = try connection.query("SELECT 'PG_' || (current_setting('server_version_num')::int / 10000) "
+            + "|| '_' || catalog_version_no FROM pg_control_system()").scalar ?? ""
+
+        func entries(archive: String, root: String) throws -> [(String, stat)] {
+            guard archive != "base" else { return try walk(root, archive: archive) }
+            var info = stat()
+            guard lstat(root + "/" + versionFolder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw PostgresError(message: "tablespace \(archive) at \(root) has no folder \(versionFolder): "
+                    + String(cString: strerror(errno)))
+            }
+            return [(versionFolder, info)] + (try walk(root, archive: archive, versionFolder))
+        }
+
         func add(archive: String, root: String) throws {
-            for (relative, info) in try walk(root, archive: archive) {
+            for (relative, info) in try entries(archive: archive, root: root) {
                 if options.shouldStop() { throw PostgresError(message: "the local backup was stopped") }
                 let kind = info.st_mode & S_IFMT
                 let mtimeNs = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)

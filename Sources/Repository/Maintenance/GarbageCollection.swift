@@ -79,8 +79,13 @@ extension BackupRepository {
         defer { withExtendedLifetime(lock) {} }
         var referenced = Set<ChunkKey>()
         let allManifests = try manifests()
-        if let state = try garbageCollectionState(), allManifests.count < state.backups,
-           acceptingBackups != allManifests.count {
+        let state: GarbageCollectionState?
+        do {
+            state = try garbageCollectionState()
+        } catch where acceptingBackups == allManifests.count {
+            state = nil  // damaged, and the operator confirmed the count
+        }
+        if let state, allManifests.count < state.backups, acceptingBackups != allManifests.count {
             throw RepositoryError(.damaged, "\(location) lists \(allManifests.count) backups, but held \(state.backups) at the "
                 + "last garbage collection (\(ISO8601DateFormatter().string(from: state.time))); nothing was removed: "
                 + "the listing may be incomplete, or backups were deleted without `repo expire`",
@@ -137,6 +142,8 @@ extension BackupRepository {
         let droppedMissing = Set(indexes.flatMap { $0.records.map(\.id) }).subtracting(onDisk.keys).count
 
         // Packs no index lists: a killed backup's (removed) or a lost index's (listed again when backups need them).
+        Failpoint.pass("gc.before-remove")
+        try lock.confirm()
         // A trailer that cannot be read because the store failed stops gc; a damaged one keeps its pack (reported).
         for id in onDisk.keys.sorted() where records[id] == nil {
             let trailer: PackRecord
@@ -204,6 +211,8 @@ extension BackupRepository {
             }
             let written = try writer.finish()
             try store.makeDurable()
+            // Still the only holder (an exclusive lease on a bucket may lapse too): nothing is removed otherwise.
+            try lock.confirm()
             let all = kept + written
             if !all.isEmpty { try writeIndex(all) }
             try store.makeDurable()
@@ -222,6 +231,7 @@ extension BackupRepository {
         }
 
         // Temporaries of interrupted writes, and what backups that never committed left in their folders.
+        try lock.confirm()
         let committed = Set(try backupIds())
         for object in try store.listAll("backups") {
             let parts = object.path.split(separator: "/")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A recovery in progress: a restore (until PostgreSQL has fetched the WAL it needs) or a drill (for its life).
 /// `leases/<id>` is refreshed by every `wal fetch --lease ID`; `repo expire` refuses to remove anything of a
@@ -44,12 +45,23 @@ extension BackupRepository {
         return lease
     }
 
-    /// Refreshes a lease (each WAL fetch of the recovery); a lease that ended or went stale is not brought back.
+    /// Refreshes a lease (each WAL fetch of the recovery, at most every `leaseRefreshInterval`); a lease that
+    /// ended is not brought back.
     public func refreshRecoveryLease(_ id: String) throws(RepositoryError) {
-        guard Self.isValidLeaseId(id), let bytes = try object(kind: Self.leaseKind, path: Self.leasePath(id)) else { return }
-        if let modified = try store.modificationTime(Self.leasePath(id)),
-           Date().timeIntervalSince(modified) > Self.leaseStaleAfter { return }
+        guard Self.isValidLeaseId(id), let modified = try store.modificationTime(Self.leasePath(id)),
+              Date().timeIntervalSince(modified) >= Self.leaseRefreshInterval || modified > Date(),
+              let bytes = try object(kind: Self.leaseKind, path: Self.leasePath(id)) else { return }
         _ = try putObject(bytes, kind: Self.leaseKind, path: Self.leasePath(id), mode: .replace)
+    }
+
+    /// How often a live recovery rewrites its lease (a WAL fetch between two refreshes costs one HEAD).
+    public static let leaseRefreshInterval: TimeInterval = 300
+
+    /// Waits until no garbage collection or expiry holds the repository (they check leases under their lock), so
+    /// that one running while a lease was taken cannot have missed it.
+    public func settleRecoveryLease() throws(RepositoryError) {
+        let lock = try RepositoryLock.acquire(self, .shared, timeout: 600)
+        withExtendedLifetime(lock) {}
     }
 
     public func endRecoveryLease(_ id: String) throws(RepositoryError) {
@@ -71,4 +83,31 @@ extension BackupRepository {
         }
         return result
     }
+}
+
+/// Refreshes a recovery lease while a long restore writes files (before PostgreSQL's fetches take over).
+public final class RecoveryLeaseKeeper: Sendable {
+    private final class Flag: Sendable {
+        let stopped = Mutex(false)
+    }
+
+    private let flag = Flag()
+
+    public init(_ repository: BackupRepository, lease id: String) {
+        let thread = Thread { [flag] in
+            var next = Date().addingTimeInterval(BackupRepository.leaseRefreshInterval)
+            while !flag.stopped.withLock({ $0 }) {
+                Thread.sleep(forTimeInterval: 1)
+                guard Date() >= next else { continue }
+                // A failed refresh is tried again at the next interval; the lease lasts hours.
+                try? repository.refreshRecoveryLease(id)
+                next = Date().addingTimeInterval(BackupRepository.leaseRefreshInterval)
+            }
+        }
+        thread.start()
+    }
+
+    public func stop() { flag.stopped.withLock { $0 = true } }
+
+    deinit { stop() }
 }

@@ -149,6 +149,7 @@ extension BackupRepository {
                 hint: "run expire again when it has finished (a lease ends with its drill, or \(Int(Self.leaseStaleAfter / 3600)) h "
                     + "after PostgreSQL's last WAL fetch); if that recovery is over, `--end-lease \(leases[0].id)` ends it")
         }
+        try lock?.confirm()
         // The count gc will find, recorded first: a crash after this leaves it low, which is safe.
         try recordBackupCount(try backupIds().count - removedIds.count)
         for id in removedIds {

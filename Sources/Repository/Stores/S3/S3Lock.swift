@@ -62,6 +62,9 @@ final class S3Lock: StoreLock {
                         holder.lapsed.withLock { $0 = reason }
                         return
                     }
+                    // The refresh counts from when it began: a PUT that lands late (a slow or retried request)
+                    // may re-create an object another process already judged stale and removed.
+                    let attempt = S3Lock.bootNanoseconds()
                     do {
                         // Never re-create an object another process removed: the lease is then lost.
                         guard try store.head(path) != nil else {
@@ -70,7 +73,11 @@ final class S3Lock: StoreLock {
                         }
                         record.refreshed = Date()
                         _ = try store.put(path, S3Lock.encode(record), createNew: false)
-                        holder.lastRefresh.withLock { $0 = S3Lock.bootNanoseconds() }
+                        if let reason = S3Lock.lapse(holder) {
+                            holder.lapsed.withLock { $0 = reason }
+                            return
+                        }
+                        holder.lastRefresh.withLock { $0 = attempt }
                         next = Date().addingTimeInterval(interval)
                     } catch {
                         // Tried again soon; `lapse` decides when the lease is lost.
@@ -98,6 +105,8 @@ final class S3Lock: StoreLock {
     func confirm() throws(RepositoryError) {
         var reason = holder.lapsed.withLock { $0 } ?? Self.lapse(holder)
         if reason == nil, try store.head(path) == nil { reason = "the lock object \(path) was removed by another process" }
+        // A HEAD that took long: judge again after it.
+        if reason == nil { reason = holder.lapsed.withLock { $0 } ?? Self.lapse(holder) }
         guard let reason else { return }
         holder.lapsed.withLock { $0 = $0 ?? reason }
         throw RepositoryError(.locked, "the repository lock was lost: \(reason); nothing was committed, since a garbage "
