@@ -261,16 +261,6 @@ struct DeltaAndTablespaceTests {
             let refused = try setup.lifeboat(["restore", "--to", target, "--no-archive"])
             #expect(refused.status == 2)
             #expect(refused.stderr.contains("is not empty"))
-            // A bare name is a folder in the current directory.
-            let work = setup.bench.folder.file("work")
-            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            for name in ["bare", "./dotted"] {
-                let restored = try setup.bench.cli.run(["restore", "--to", name, "--no-archive", "--repo", setup.repo,
-                                                        "--key-file", setup.keyFile], directory: work)
-                #expect(restored.status == 0, "\(restored.stderr)")
-                #expect(FileManager.default.fileExists(atPath: work + "/" + name + "/PG_VERSION"))
-                #expect(restored.stdout.contains("into \(work)/\(name.replacingOccurrences(of: "./", with: ""))"), "\(restored.stdout)")
-            }
 
             let delta = try json(try setup.lifeboat(["restore", "--backup", try #require(second["id"] as? String),
                                                      "--to", target, "--delta", "--no-archive", "--json"] + owner))

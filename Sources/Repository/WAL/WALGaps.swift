@@ -67,7 +67,12 @@ extension BackupRepository {
                 if let limit, number > limit { return nil }
                 let name = WALRange.segmentName(timeline: timeline, segment: number, segmentSize: size)
                 let own = manifest.walIncluded && manifest.walSegments.contains(name)
-                if present.contains(number) || own {
+                // As the archive was before the cut-off (a drill): a segment archived later is not there.
+                var there = present.contains(number)
+                if there, let archivedBefore, let time = try walArchiveTime(name: name, cluster: cluster), time >= archivedBefore {
+                    there = false
+                }
+                if there || own {
                     previous = (name, timeline)
                     continue
                 }
