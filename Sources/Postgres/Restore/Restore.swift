@@ -319,27 +319,41 @@ public enum Restore {
     /// `recovery.signal` from an earlier restore).
     private static func removeExtraneous(_ manifest: BackupManifest, roots: [String: String]) throws {
         for (archive, root) in roots {
-            let wanted = Set(manifest.files.filter { $0.archive == archive }.map(\.path))
-            // Children before their folders; links (pg_tblspc) are removed, never followed.
-            for path in walk(root).sorted(by: { $0.count > $1.count }) where !wanted.contains(path) {
+            let wanted = Set(manifest.files.filter { $0.archive == archive }.map { BackupManifest.normalized($0.path) })
+            // Children before their folders; links (pg_tblspc) are removed, never followed. What cannot be removed
+            // stops the restore: a stale file left in place would be taken for part of the backup.
+            for path in try walk(root).sorted(by: { $0.count > $1.count }) where !wanted.contains(path) {
                 let full = root + "/" + path
                 var info = stat()
-                guard lstat(full, &info) == 0 else { continue }
-                if info.st_mode & S_IFMT == S_IFDIR { rmdir(full) } else { unlink(full) }
+                guard lstat(full, &info) == 0 else {
+                    if errno == ENOENT { continue }
+                    throw RestoreError(description: "cannot look at \(full): \(String(cString: strerror(errno)))", damaged: false)
+                }
+                let removed = info.st_mode & S_IFMT == S_IFDIR ? rmdir(full) : unlink(full)
+                guard removed == 0 || errno == ENOENT else {
+                    throw RestoreError(description: "cannot remove \(full), which the backup does not have: "
+                        + String(cString: strerror(errno)), damaged: false)
+                }
             }
         }
     }
 
     /// Relative paths below `root`, descending only into real folders (not through symbolic links).
-    private static func walk(_ root: String, _ prefix: String = "") -> [String] {
+    private static func walk(_ root: String, _ prefix: String = "") throws -> [String] {
         var result: [String] = []
         let folder = prefix.isEmpty ? root : root + "/" + prefix
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+        let names: [String]
+        do {
+            names = try LocalBackup.listFolder(folder) ?? []
+        } catch {
+            throw RestoreError(description: "\(error)", damaged: false)
+        }
+        for name in names {
             let relative = prefix.isEmpty ? name : prefix + "/" + name
             result.append(relative)
             var info = stat()
             if lstat(root + "/" + relative, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                result += walk(root, relative)
+                result += try walk(root, relative)
             }
         }
         return result
@@ -349,7 +363,14 @@ public enum Restore {
     private static func rewriteTablespaceMap(_ destination: String, locations: [String: String],
                                              owner: (uid: uid_t, gid: gid_t)?) throws {
         let path = destination + "/tablespace_map"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw RestoreError(description: "cannot read \(path) to point it at the new tablespace locations: \(error.localizedDescription)",
+                               damaged: false)
+        }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             let oid = String(line.prefix { $0 != " " })
             guard !oid.isEmpty, let location = locations[oid] else { return String(line) }
