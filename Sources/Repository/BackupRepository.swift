@@ -153,6 +153,12 @@ public final class BackupRepository: Sendable {
             throw RepositoryError(.damaged, "the repository's config is damaged (\(location)/config: \(RepositoryJSON.reason(error)))",
                                   hint: "a copy made with `lifeboat repo copy` has the same config; it is plain JSON")
         }
+        guard config.chunkSize >= 8192, config.chunkSize % 8192 == 0, config.chunkSize <= 16 << 20,
+              (1...19).contains(config.compressionLevel), config.id.utf8.count == 32,
+              config.id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            throw RepositoryError(.damaged, "the repository's config is damaged (\(location)/config holds an impossible "
+                + "chunk size, compression level or id)", hint: "a copy made with `lifeboat repo copy` has the same config")
+        }
         if upgradableFormats.contains(config.format) {
             guard allowingOlderFormat else {
                 throw RepositoryError(.outdated, "\(location) has repository format \(config.format); this Lifeboat "

@@ -121,6 +121,7 @@ struct RestoreCommand: ParsableCommand {
         let summary: Restore.Summary
         var selection: RecoverySelection
         var lease: RecoveryLease?
+        var droppedTarget = false
         do {
             selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster, target: options.target,
                                            timeline: options.timeline)
@@ -136,6 +137,12 @@ struct RestoreCommand: ParsableCommand {
             } catch let error as RepositoryError where lease == nil {
                 Console.warning("cannot take a recovery lease (\(error.message)): `repo expire` will not know of this "
                     + "recovery; run no expire on this repository until it has finished")
+            }
+            // Restoring past a gap on purpose: recovery replays up to it and promotes there, so a target beyond it
+            // (which PostgreSQL would refuse to start without) is dropped.
+            if selection.gap != nil, allowGap, options.target != .latest, options.target != .immediate {
+                options.target = .latest
+                droppedTarget = true
             }
             let keeper = lease.map { RecoveryLeaseKeeper(opened, lease: $0.id) }
             defer { keeper?.stop() }
@@ -169,7 +176,8 @@ struct RestoreCommand: ParsableCommand {
         if options.progress != nil { TransferReport.endLine() }
         for warning in selection.warnings { Console.warning(warning) }
         if let gap = selection.gap, !noArchive {
-            Console.warning("restored with --allow-gap: \(gap); recovery will stop there, before the target")
+            Console.warning("restored with --allow-gap: \(gap); recovery will stop there, before the target"
+                + (droppedTarget ? " (the recovery target was left out: PostgreSQL cannot reach it)" : ""))
         }
         if json {
             var output = RestoreSummary(summary, destination: destination)
@@ -207,10 +215,10 @@ struct RestoreCommand: ParsableCommand {
     /// credential that needs no terminal.
     private func walCommand(_ subcommand: String, _ opened: BackupRepository, cluster: String) throws -> String {
         let location = opened.location
-        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        }
+        let binary = ShellQuoting.quote((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0])
+        // Every path one shell word: a repository or key file path with a space must not split into arguments.
+        func absolute(_ path: String) -> String { ShellQuoting.quote(Paths.absolute(path)) }
         let credential: String
         if let keyFile = repository.keyFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_KEY_FILE"] {
             credential = "--key-file \(absolute(keyFile))"
@@ -231,9 +239,9 @@ struct RestoreCommand: ParsableCommand {
                                 hint: "put them in a shared credentials file readable by the server's user and set "
                                     + "AWS_SHARED_CREDENTIALS_FILE, or pass --no-archive")
         }
-        let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\($0)" } ?? ""
+        let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\(ShellQuoting.quote($0))" } ?? ""
         return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal \(subcommand) "
-            + "--repo '\(bucket.selfContainedLocation)' --cluster \(cluster) \(credential)"
+            + "--repo \(ShellQuoting.quote(bucket.selfContainedLocation)) --cluster \(cluster) \(credential)"
     }
 }
 

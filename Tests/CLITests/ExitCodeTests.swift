@@ -42,7 +42,22 @@ struct ExitCodeTests {
         #expect(notFolder.status == 10, "\(notFolder.stderr)")
         #expect(notFolder.stderr.contains("is a file, not a folder"))
 
+        // A FIFO as key file is refused at once (an archive_command must never hang on it).
+        let fifo = bench.folder.file("fifo.key")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let piped = try bench.run(["backup", "list", "--repo", repo, "--key-file", fifo])
+        #expect(piped.status == 2 && piped.stderr.contains("not a regular file"), "\(piped.stderr)")
+
         let config = repo + "/config"
+        let original = try String(contentsOfFile: config, encoding: .utf8)
+        for (from, to) in [("\"chunk_size\" : 131072", "\"chunk_size\" : 0"), ("\"chunk_size\" : 131072", "\"chunk_size\" : -1"),
+                           ("\"chunk_size\" : 131072", "\"chunk_size\" : 1099511627776")] {
+            #expect(original.contains(from))
+            try original.replacingOccurrences(of: from, with: to).write(toFile: config, atomically: true, encoding: .utf8)
+            let impossible = try lifeboat(["verify"])
+            #expect(impossible.status == 3 && impossible.stderr.contains("config is damaged"), "\(to): \(impossible.stderr)")
+        }
+        try original.write(toFile: config, atomically: true, encoding: .utf8)
         let text = try String(contentsOfFile: config, encoding: .utf8)
         try String(text.prefix(text.count / 2)).write(toFile: config, atomically: true, encoding: .utf8)
         let damaged = try lifeboat(["backup", "list"])

@@ -200,9 +200,7 @@ enum PostgresRestoreStep {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    static func shellQuote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
+    static func shellQuote(_ text: String) -> String { ShellQuoting.quote(text) }
 }
 
 extension RecoveryTarget {

@@ -165,6 +165,13 @@ extension Restore {
                                           timelineReason: "timeline \(number) (--target-timeline)")
         case .current:
             let current = BackupRepository.currentTimeline(timelines)
+            // The timeline still being archived must say where it branched off: without its history it cannot be
+            // followed, and following an older one instead would silently leave out everything after the branch.
+            if let current, current.timeline > 1, current.history == nil {
+                throw RestoreError(description: "timeline \(current.timeline) of cluster \(cluster.label) is the one still being "
+                    + "archived, but its \(current.hex).history is missing from the archive; refusing to choose another timeline "
+                    + "(--target-timeline N follows one on purpose)", damaged: true)
+            }
             func reaches(_ manifest: BackupManifest, _ timeline: ArchivedTimeline?) -> Bool {
                 guard let timeline else { return true }
                 return timeline.accepts(timeline: UInt32(manifest.timeline), stopLSN: manifest.stopPosition ?? .max)
@@ -220,6 +227,16 @@ extension Restore {
         }
         selection.gap = try repository.walGap(for: selection.manifest, timeline: selection.timeline ?? postgresLatest,
                                               reach: reach, archivedBefore: archivedBefore)
+        // A time target PostgreSQL reaches before the gap: a commit or abort after it is in the WAL before the gap.
+        if let gap = selection.gap, let targetTime, selection.manifest.walSegmentSize > 0 {
+            let followed = timelines.first { $0.timeline == (selection.timeline ?? postgresLatest) }
+            if let last = try RestorePoints.lastTransactionTime(
+                before: gap.segment, from: gap.firstSegment, in: repository, cluster: cluster.systemIdentifier,
+                timeline: followed, backupTimeline: UInt32(selection.manifest.timeline),
+                segmentSize: UInt64(selection.manifest.walSegmentSize)), last > targetTime {
+                selection.gap = nil
+            }
+        }
         // Timelines the followed one does not contain (a branch that went its own way): say they were left aside.
         if let chosen = selection.timeline {
             let lineage = Set((timelines.first { $0.timeline == chosen }?.history?.ancestors.map(\.parent) ?? []) + [chosen])

@@ -411,7 +411,10 @@ public enum Restore {
     /// Appends the recovery settings to `postgresql.auto.conf` (the restore command, the target, the timeline,
     /// and `archive_mode = off` unless the backup's setting is to be kept) and creates `recovery.signal`.
     static func writeRecoverySettings(manifest: BackupManifest, timeline: UInt32?, options: Options) throws {
-        func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        // postgresql.conf strings: a backslash escapes, a quote is doubled.
+        func quote(_ text: String) -> String {
+            "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+        }
         var lines = ["", "# Written by lifeboat restore of backup \(manifest.id) (cluster \(manifest.systemIdentifier))"]
         if options.archiveMode == .off {
             lines.append("# A restored copy must not archive into the repository it came from "

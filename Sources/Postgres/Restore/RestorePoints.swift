@@ -58,14 +58,56 @@ public enum RestorePoints {
             guard String(decoding: nameBytes, as: UTF8.self) == name else { return }
             found.append(Found(lsn: record.lsn, time: Date(timeIntervalSince1970: 946_684_800 + Double(micros) / 1e6)))
         }
-        // Between two backups the WAL must be whole: a missing segment there is a gap, not "no restore point".
-        if found.isEmpty, let through, let missing = reader.missingSegment, missing * segmentSize < through {
+        // Between two backups (or before the newest archived segment) the WAL must be whole: a missing segment
+        // there is a gap, not "no restore point".
+        let newest = timeline?.newestSegment.flatMap { WALRange.segmentNumber($0, segmentSize: segmentSize) }
+        if found.isEmpty, let missing = reader.missingSegment,
+           through.map({ missing * segmentSize < $0 }) ?? (newest.map { missing < $0 } ?? false) {
             let name = WALRange.segmentName(timeline: Int(lineage.timeline(at: missing * segmentSize)), segment: missing,
                                             segmentSize: segmentSize)
             throw RepositoryError(.damaged, "WAL segment \(name) of cluster \(cluster) is missing from the archive: "
                 + "the restore point cannot be searched for past it", hint: "run `lifeboat verify` to see the gap")
         }
         return found
+    }
+}
+
+extension RestorePoints {
+    /// The time of the newest transaction commit or abort in the last segment before `segment` (searching back to
+    /// `first`) that has any: PostgreSQL stops at a time target at the first commit or abort after it, so a target
+    /// older than this time is reached before `segment`. nil when none of those segments has one.
+    public static func lastTransactionTime(before segment: UInt64, from first: UInt64, in repository: BackupRepository,
+                                           cluster: String, timeline: ArchivedTimeline?, backupTimeline: UInt32,
+                                           segmentSize: UInt64) throws -> Date? {
+        let lineage = Lineage(target: timeline?.timeline ?? backupTimeline, branches: timeline?.history?.ancestors ?? [])
+        let reader = WALReader(segmentSize: segmentSize) { number in
+            guard number < segment else { return nil }
+            let last = lineage.timeline(at: (number + 1) * segmentSize - 1)
+            let start = lineage.timeline(at: number * segmentSize)
+            for tli in Set([last, start]).sorted(by: >) {
+                let fileName = WALRange.segmentName(timeline: Int(tli), segment: number, segmentSize: segmentSize)
+                if let bytes = try repository.fetchWAL(name: fileName, cluster: cluster) { return bytes }
+                if let bytes = try repository.fetchWAL(name: fileName + ".partial", cluster: cluster) { return bytes }
+            }
+            return nil
+        }
+        var current = segment
+        while current > first {
+            current -= 1
+            var newest: Date?
+            try reader.scan(from: current * segmentSize, through: (current + 1) * segmentSize) { record in
+                // RM_XACT_ID: XLOG_XACT_COMMIT, _ABORT, _COMMIT_PREPARED, _ABORT_PREPARED; xact_time comes first.
+                guard record.resourceManager == 1, [0x00, 0x20, 0x30, 0x40].contains(record.info & 0x70),
+                      let main = record.mainData(), main.count >= 8 else { return }
+                let data = Array(main.prefix(8))
+                var micros: Int64 = 0
+                for index in 0..<8 { micros |= Int64(data[index]) << (8 * index) }
+                let time = Date(timeIntervalSince1970: 946_684_800 + Double(micros) / 1e6)
+                if newest.map({ time > $0 }) ?? true { newest = time }
+            }
+            if let newest { return newest }
+        }
+        return nil
     }
 }
 

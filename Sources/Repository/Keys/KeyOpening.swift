@@ -133,11 +133,16 @@ extension BackupRepository {
 
     /// The bytes of a key file; a file that cannot be read is named with the reason (not a wrong key).
     static func readKeyFile(_ path: String) throws(RepositoryError) -> [UInt8] {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a FIFO cannot stall an archive_command; then only a regular file is read.
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw RepositoryError(.refused, "cannot read key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw RepositoryError(.refused, "cannot read key file \(path): it is not a regular file")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -131,6 +131,15 @@ extension BackupRepository {
         if backup == nil {
             // Every WAL file kept (older than the oldest backup too; `.history`, `.backup` and `.partial` files).
             if readData { problems += readAllWAL(checked: &walChecked) }
+            // A timeline after the first with WAL but no history cannot be followed by a restore.
+            for cluster in try walClusters() {
+                for (hex, names) in try walFiles(cluster: cluster) where hex != "00000001" && !names.contains(hex + ".history")
+                    && names.contains(where: WALFileName.isSegment) {
+                    problems.append(VerifyProblem(backup: nil, file: nil, object: "WAL \(cluster)/\(hex)/\(hex).history",
+                                                  problem: "missing: timeline \(hex) has WAL but no history file; "
+                                                    + "restores cannot follow it"))
+                }
+            }
             // Every key slot, authenticated under the master key: a damaged one may no longer open.
             for key in try keys() {
                 keySlots += 1

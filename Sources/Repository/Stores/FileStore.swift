@@ -62,6 +62,9 @@ public struct FileStore: ObjectStore {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw Self.ioError("cannot stat \(full)") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw RepositoryError(.damaged, "\(full) is not a file (a folder or another kind stands where an object should be)")
+        }
         let size = Int(info.st_size)
         var failed = false
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in

@@ -9,6 +9,9 @@ public struct WALGap: Sendable, Equatable, CustomStringConvertible {
     public var lastPresentArchived: Date?
     /// Where recovery stops: the start of the missing segment.
     public var stopsAt: UInt64
+    /// The missing segment's number and the backup's first (for reading the WAL before the gap).
+    public var segment: UInt64 = 0
+    public var firstSegment: UInt64 = 0
 
     public var description: String {
         var text = "WAL segment \(missing) is missing from the archive: recovery stops at \(WALRange.format(stopsAt))"
@@ -29,7 +32,8 @@ public enum RecoveryReach: Sendable, Equatable {
     case newest
     /// To the segment holding this position (an LSN target, a restore point, or the backup's own end).
     case position(UInt64)
-    /// To the WAL written at this time: segments up to the first archived at or after it.
+    /// To the WAL written at this time: the first gap is returned; whether a commit after the time comes before it
+    /// takes reading the WAL (`RestorePoints.lastTransactionTime`).
     case time(Date)
 }
 
@@ -78,9 +82,9 @@ extension BackupRepository {
                 }
                 var archived: Date?
                 if let previous { archived = try walArchiveTime(name: previous.name, cluster: cluster) }
-                // A time target reached before the gap: the segment before it was completed after the target.
-                if case .time(let time) = reach, let archived, archived >= time { return nil }
-                return WALGap(missing: name, lastPresent: previous?.name, lastPresentArchived: archived, stopsAt: number * size)
+                // (A time target may be reached before the gap: the restore's selection reads the WAL to tell.)
+                return WALGap(missing: name, lastPresent: previous?.name, lastPresentArchived: archived, stopsAt: number * size,
+                              segment: number, firstSegment: first)
             }
         }
         return nil
