@@ -33,6 +33,14 @@ public final class PlanLock: Sendable {
         var request = flock()
         request.l_type = Int16(F_WRLCK)
         request.l_whence = Int16(SEEK_SET)
+        // A run of this process that just ended can hold the lock a moment longer: a child being spawned elsewhere
+        // in the process shares its descriptor until it executes. Only then is it worth trying again briefly.
+        var attempts = 0
+        while fcntl(descriptor, ofdSetLock, &request) != 0, errno == EAGAIN || errno == EACCES,
+              readHolder(path)?.pid == getpid(), attempts < 40 {
+            attempts += 1
+            usleep(50_000)
+        }
         if fcntl(descriptor, ofdSetLock, &request) != 0 {
             let code = errno
             close(descriptor)
