@@ -2,24 +2,10 @@ import ArgumentParser
 import Engine
 import Foundation
 import Plans
+import Repository
 
-/// Every exit code Lifeboat uses, in one place. Cron and scripts depend on these; the README lists them.
-///
-/// | code | meaning |
-/// |---|---|
-/// | 0 | success |
-/// | 1 | the run (or a step) failed |
-/// | 2 | invalid plan, file or command line; no such run |
-/// | 3 | damage found: a missing or corrupt object (verify, restore, WAL fetch of a damaged segment) |
-/// | 4 | a drill failed: a check failed, a target (RPO, RTO) was missed, or the restore did not complete |
-/// | 5 | `status`: a database is outside its targets right now |
-/// | 6 | Lifeboat's own state (state directory, catalog) is unusable |
-/// | 10 | no repository at the location, or not initialised |
-/// | 11 | the plan is already running (lock held) |
-/// | 12 | wrong passphrase or key |
-/// | 130 | cancelled by SIGINT/SIGTERM |
-/// | 255 | `wal fetch` only: the archive is unreadable or damaged (a code above 125 makes PostgreSQL stop recovery
-/// |     | instead of taking the failure for the end of the archive) |
+/// Every exit code Lifeboat uses, in one place: `table` is what `--help` prints and what the README's table must
+/// say (a test compares them). Cron and scripts depend on these.
 enum ExitCodes {
     static let success: Int32 = 0
     static let runFailed: Int32 = 1
@@ -33,6 +19,35 @@ enum ExitCodes {
     static let wrongKey: Int32 = 12
     static let cancelled: Int32 = 130
     static let recoveryMustStop: Int32 = 255
+
+    /// Each code, a few words for `--help`, and the README's description.
+    static let table: [(code: Int32, short: String, meaning: String)] = [
+        (success, "ok", "success"),
+        (runFailed, "run failed",
+         "the run failed (a step failed, or a needed step was skipped); a backup failed; `wal fetch`: segment not in the archive; an error of no other kind"),
+        (invalidInput, "invalid plan, file or usage",
+         "invalid plan, file or command line (an unreadable key or passphrase file, a target time that cannot be read, a restore into a non-empty folder); no such run or backup"),
+        (damaged, "damage found",
+         "damage found: `verify` or `restore` found a missing or corrupt object, a damaged `config` or key slot, or a gap in the WAL before the restore target; `gc` refused a backups listing shorter than the last one"),
+        (drillFailed, "drill failed",
+         "a drill failed: a check failed, the RPO or RTO target was missed, or the restore did not complete (the report says which)"),
+        (targetBreached, "a database outside its targets (status)", "`status`: a database is outside its targets right now"),
+        (stateUnusable, "state unusable", "Lifeboat's own state (state directory, catalog) is unusable"),
+        (repositoryMissing, "no repository",
+         "no repository at the location, not initialised, or of an older format (`lifeboat repo upgrade` upgrades it)"),
+        (locked, "locked",
+         "locked: the plan is already running; `repo gc`/`expire` while a backup or a recovery holds the repository; a backup whose repository lock lapsed (nothing committed)"),
+        (wrongKey, "wrong passphrase or key",
+         "wrong passphrase, or a key file that does not open this repository (damaged, truncated, another repository's)"),
+        (cancelled, "cancelled", "cancelled by SIGINT or SIGTERM"),
+        (recoveryMustStop, "wal fetch: archive unreadable",
+         "`wal fetch` only: the archive is unreadable or damaged — above 125, so PostgreSQL stops recovery instead of ending it early"),
+    ]
+
+    /// The line `lifeboat --help` shows.
+    static var helpText: String {
+        "Exit codes: " + table.map { "\($0.code) \($0.short)" }.joined(separator: ", ") + "."
+    }
 
     static func code(for error: LifeboatError) -> Int32 {
         switch error.code {
@@ -56,13 +71,16 @@ enum ExitCodes {
             Console.error(error.message)
             if let hint = error.hint { Console.hint(hint) }
             return code(for: error)
+        case let error as RepositoryError:
+            return report(LifeboatError(error), command: command)
         case let error as PlanValidationError:
             Console.diagnostics(error.diagnostics)
             return invalidInput
         case let error as ExitCode:
             return error.rawValue
         default:
-            // Help, --version and usage errors from the argument parser.
+            // Help, --version and usage errors from the argument parser; anything else is an error of no known
+            // kind: exit 1, never "invalid input".
             let message = Lifeboat.fullMessage(for: error)
             let exit = Lifeboat.exitCode(for: error)
             if exit == .success {
@@ -70,7 +88,7 @@ enum ExitCodes {
                 return success
             }
             if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-            return invalidInput
+            return exit == .validationFailure ? invalidInput : runFailed
         }
     }
 }

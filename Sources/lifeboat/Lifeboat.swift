@@ -6,11 +6,7 @@ struct Lifeboat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifeboat",
         abstract: "Back up, mirror, restore and prove recovery objectives with declarative plans.",
-        discussion: """
-            Exit codes: 0 ok, 1 run failed, 2 invalid plan or usage, 3 damage found, 4 drill failed, \
-            5 a database outside its targets (status), 6 state unusable, 10 no repository, 11 plan already running, \
-            12 wrong passphrase or key, 130 cancelled.
-            """,
+        discussion: ExitCodes.helpText,
         version: LifeboatVersion.text,
         subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
                       WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self, NotifyCommand.self,
