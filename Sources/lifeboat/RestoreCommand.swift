@@ -211,37 +211,26 @@ struct RestoreCommand: ParsableCommand {
                 + "like the original")
     }
 
-    /// A command for PostgreSQL (`restore_command`, `recovery_end_command`): this binary's `wal SUBCOMMAND`, with a
-    /// credential that needs no terminal.
+    /// A command for PostgreSQL (`restore_command`, `recovery_end_command`): this binary's `wal SUBCOMMAND`, with the
+    /// credential given here (a key or passphrase file: the server has no terminal and none of this shell's variables).
     private func walCommand(_ subcommand: String, _ opened: BackupRepository, cluster: String) throws -> String {
-        let location = opened.location
-        let binary = ShellQuoting.quote((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0])
-        // Every path one shell word: a repository or key file path with a space must not split into arguments.
-        func absolute(_ path: String) -> String { ShellQuoting.quote(Paths.absolute(path)) }
-        let credential: String
+        let credential: WALCommandLine.Credential
         if let keyFile = repository.keyFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_KEY_FILE"] {
-            credential = "--key-file \(absolute(keyFile))"
+            credential = .keyFile(keyFile)
         } else if let passphraseFile = repository.passphraseFile {
-            credential = "--passphrase-file \(absolute(passphraseFile))"
+            credential = .passphraseFile(passphraseFile)
         } else {
             throw LifeboatError(.invalidInput, "PostgreSQL's restore_command needs a key file or passphrase file to open the repository",
                                 hint: "pass --key-file (from `lifeboat repo key export`) or --passphrase-file, or --no-archive")
         }
-        guard let bucket = opened.store as? S3Store else {
-            return "\(binary) wal \(subcommand) --repo \(absolute(location)) --cluster \(cluster) \(credential)"
+        var line = WALCommandLine(repository: opened, cluster: cluster, credential: credential)
+        if opened.store is S3Store {
+            let environment = ProcessInfo.processInfo.environment
+            line.credentialsFile = (environment["AWS_SHARED_CREDENTIALS_FILE"] ?? environment["HOME"].map { $0 + "/.aws/credentials" })
+                .flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+            line.profile = environment["AWS_PROFILE"]
         }
-        // PostgreSQL does not inherit this shell's AWS_* variables: name a credentials file it can read.
-        let environment = ProcessInfo.processInfo.environment
-        guard let file = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? environment["HOME"].map({ $0 + "/.aws/credentials" }),
-              FileManager.default.fileExists(atPath: file) else {
-            throw LifeboatError(.invalidInput, "PostgreSQL's restore_command needs S3 credentials it can read",
-                                hint: "put them in a shared credentials file readable by the server's user and set "
-                                    + "AWS_SHARED_CREDENTIALS_FILE, or pass --no-archive")
-        }
-        let profile = environment["AWS_PROFILE"].map { " AWS_PROFILE=\(ShellQuoting.quote($0))" } ?? ""
-        return "AWS_SHARED_CREDENTIALS_FILE=\(absolute(file))\(profile) \(binary) wal \(subcommand) "
-            + "--repo \(ShellQuoting.quote(bucket.selfContainedLocation)) --cluster \(cluster) \(credential)"
+        return try line.command(subcommand)
     }
 }
 

@@ -129,7 +129,7 @@ struct SystemdPrintCommand: ParsableCommand {
     var timers = false
 
     static var executable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/usr/local/bin/lifeboat"
+        LifeboatExecutable.path(fallback: "/usr/local/bin/lifeboat")
     }
 
     func run() throws {

@@ -49,8 +49,8 @@ public final class FailoverDrill: Sendable {
             try LifeboatError.wrapping { () throws(RepositoryError) in try scratch.exportKey(to: scratchKey) }
             let sourceKey = try PostgresRestoreStep.exportKey(source, into: folder, owner: owner)
             if let owner { _ = try ChildProcess.run("/bin/chown", ["-R", "\(owner.uid):\(owner.gid)", scratchRepo, scratchKey]) }
-            let lifeboat = PostgresRestoreStep.shellQuote(PostgresRestoreStep.lifeboatExecutable())
-            let archive = "\(lifeboat) wal push %p --repo \(scratchRepo) --key-file \(scratchKey)"
+            let lifeboat = ShellQuoting.quote(LifeboatExecutable.path())
+            let archive = "\(lifeboat) wal push %p --repo \(ShellQuoting.quote(scratchRepo)) --key-file \(ShellQuoting.quote(scratchKey))"
 
             guard let primaryEntry = original.inventory.entry(.databases, primaryName) else {
                 throw LifeboatError(.invalidInput, "the inventory has no database '\(primaryName)'")

@@ -179,28 +179,20 @@ enum PostgresRestoreStep {
     }
 
     /// `restore_command` for a server restored from `repository`: this binary's `wal fetch` with the key file; for a
-    /// bucket, with the location's settings and a credentials file written into `folder` (0600, the server's user),
-    /// removed with it.
+    /// bucket, with a credentials file written into `folder` (0600, the server's user), removed with it.
     static func walFetchCommand(_ repository: BackupRepository, cluster: String, keyFile: String, folder: String,
                                 owner: (uid: uid_t, gid: gid_t)?) throws -> String {
-        var prefix = ""
-        var location = repository.location
+        var line = WALCommandLine(repository: repository, cluster: cluster, credential: .keyFile(keyFile))
         if let bucket = repository.store as? S3Store {
             let path = folder + "/s3-credentials"
             try LifeboatError.wrapping { () throws(RepositoryError) in try bucket.writeCredentialsFile(to: path) }
             if let owner { chown(path, owner.uid, owner.gid) }
-            prefix = "AWS_SHARED_CREDENTIALS_FILE=\(shellQuote(path)) AWS_PROFILE=default "
-            location = bucket.selfContainedLocation
+            line.credentialsFile = path
+            line.profile = "default"
         }
-        return prefix + "\(shellQuote(lifeboatExecutable())) wal fetch %f %p --repo \(shellQuote(location)) "
-            + "--cluster \(cluster) --key-file \(shellQuote(keyFile))"
+        return try line.command("fetch %f %p")
     }
 
-    static func lifeboatExecutable() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
-    static func shellQuote(_ text: String) -> String { ShellQuoting.quote(text) }
 }
 
 extension RecoveryTarget {
