@@ -121,6 +121,18 @@ struct RestoreCommand: ParsableCommand {
         let summary: Restore.Summary
         var selection: RecoverySelection
         var lease: RecoveryLease?
+        var restored = false
+        // A restore that did not finish ends its lease (one left behind would only hold expire back: say so).
+        defer {
+            if !restored, let lease {
+                do {
+                    try opened.endRecoveryLease(lease.id)
+                } catch {
+                    Console.warning("cannot end recovery lease \(lease.id) (\(error.message)); `lifeboat repo expire "
+                        + "--end-lease \(lease.id)` ends it, or it lapses in \(Int(BackupRepository.leaseStaleAfter / 3600)) h")
+                }
+            }
+        }
         var droppedTarget = false
         do {
             selection = try Restore.select(opened, backup: options.backup, cluster: options.cluster, target: options.target,
@@ -146,30 +158,24 @@ struct RestoreCommand: ParsableCommand {
             }
             let keeper = lease.map { RecoveryLeaseKeeper(opened, lease: $0.id) }
             defer { keeper?.stop() }
-            do {
-                if !noArchive {
-                    let cluster = selection.manifest.systemIdentifier
-                    let leaseOption = lease.map { " --lease \($0.id)" } ?? ""
-                    options.restoreCommand = try walCommand("fetch %f %p" + leaseOption, opened, cluster: cluster)
-                    // At promotion the lease ends: expire may then remove what this recovery read.
-                    if let lease {
-                        options.recoveryEndCommand = try walCommand("recovery-done --lease \(lease.id)", opened, cluster: cluster)
-                    }
+            if !noArchive {
+                let cluster = selection.manifest.systemIdentifier
+                let leaseOption = lease.map { " --lease \($0.id)" } ?? ""
+                options.restoreCommand = try walCommand("fetch %f %p" + leaseOption, opened, cluster: cluster)
+                // At promotion the lease ends: expire may then remove what this recovery read.
+                if let lease {
+                    options.recoveryEndCommand = try walCommand("recovery-done --lease \(lease.id)", opened, cluster: cluster)
                 }
-                summary = try Restore.run(from: opened, selection: selection, options: options)
-                if noArchive, let lease { try opened.endRecoveryLease(lease.id) }
-            } catch {
-                if let lease { try? opened.endRecoveryLease(lease.id) }
-                throw error
             }
+            summary = try Restore.run(from: opened, selection: selection, options: options)
+            // Without recovery settings nothing fetches WAL later: the lease ends with the restore (the defer).
+            restored = !noArchive
         } catch let error as Restore.RestoreError {
-            if let lease { try? opened.endRecoveryLease(lease.id) }
             TransferReport.endLine()
             throw LifeboatError(error.damaged ? .damaged : error.invalidInput ? .invalidInput : .runFailed, error.description,
                                 hint: error.damaged && error.description.contains("--allow-gap")
                                     ? "`lifeboat verify --repo \(opened.location)` lists what is missing; a copy (repo copy) may hold it" : nil)
         } catch let error as RepositoryError {
-            if let lease { try? opened.endRecoveryLease(lease.id) }
             TransferReport.endLine()
             throw LifeboatError(error)
         }

@@ -175,6 +175,9 @@ struct BackupRestoreTests {
             let refused = try setup.lifeboat(["restore", "--to", (busy as NSString).deletingLastPathComponent, "--no-archive"])
             #expect(refused.status == 2)
             #expect(refused.stderr.contains("is not empty"))
+            // A restore that failed, and one without recovery settings, leave no recovery lease behind.
+            let leases = { try BackupRepository.open(at: setup.repo, credential: .keyFile(setup.keyFile)).recoveryLeases() }
+            #expect(try leases().isEmpty)
             // A bare name is a folder in the current directory.
             let work = setup.bench.folder.file("work")
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -185,6 +188,7 @@ struct BackupRestoreTests {
                 #expect(FileManager.default.fileExists(atPath: work + "/" + name + "/PG_VERSION"))
                 #expect(restored.stdout.contains("into \(work)/\(name.replacingOccurrences(of: "./", with: ""))"), "\(restored.stdout)")
             }
+            #expect(try leases().isEmpty)
 
             // Flip one byte in a chunk of some relation file's data.
             let victim = try damageChunk(setup) { $0 / 2 }

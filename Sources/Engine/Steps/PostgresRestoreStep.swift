@@ -85,6 +85,7 @@ enum PostgresRestoreStep {
             let keeper = RecoveryLeaseKeeper(repository, lease: lease.id)
             session.registerLeaseEnd {
                 keeper.stop()
+                // Left behind, a lease only holds expire back until it lapses; nothing is lost.
                 try? repository.endRecoveryLease(lease.id)
             }
             // An expiry running while the lease was taken has finished before anything is read.

@@ -28,24 +28,30 @@ public enum RestorePoints {
         }
     }
 
-    /// Restore points named `name` between `from` and `through` (nil: the end of the archive), along the lineage
-    /// of `timeline`, in WAL order.
-    public static func find(_ name: String, in repository: BackupRepository, cluster: String, timeline: ArchivedTimeline?,
-                            backupTimeline: UInt32, from: UInt64, through: UInt64?, segmentSize: UInt64) throws -> [Found] {
-        let lineage = Lineage(target: timeline?.timeline ?? backupTimeline, branches: timeline?.history?.ancestors ?? [])
-        let reader = WALReader(segmentSize: segmentSize) { segment in
-            // A segment holding a switch point is read from the newer timeline (it carries the older one's WAL up
-            // to the switch point).
+    /// Reads segment number N of a lineage from the archive. A segment holding a switch point is read from the newer
+    /// timeline (it carries the older one's WAL up to the switch point); the last segment of a timeline a promotion
+    /// ended is archived as `.partial`.
+    static func segments(of repository: BackupRepository, cluster: String, lineage: Lineage,
+                         segmentSize: UInt64) -> (UInt64) throws -> [UInt8]? {
+        { segment in
             let last = lineage.timeline(at: (segment + 1) * segmentSize - 1)
             let first = lineage.timeline(at: segment * segmentSize)
             for tli in Set([last, first]).sorted(by: >) {
                 let fileName = WALRange.segmentName(timeline: Int(tli), segment: segment, segmentSize: segmentSize)
                 if let bytes = try repository.fetchWAL(name: fileName, cluster: cluster) { return bytes }
-                // The last segment of a timeline a promotion ended is archived as `.partial`.
                 if let bytes = try repository.fetchWAL(name: fileName + ".partial", cluster: cluster) { return bytes }
             }
             return nil
         }
+    }
+
+    /// Restore points named `name` between `from` and `through` (nil: the end of the archive), along the lineage
+    /// of `timeline`, in WAL order.
+    public static func find(_ name: String, in repository: BackupRepository, cluster: String, timeline: ArchivedTimeline?,
+                            backupTimeline: UInt32, from: UInt64, through: UInt64?, segmentSize: UInt64) throws -> [Found] {
+        let lineage = Lineage(target: timeline?.timeline ?? backupTimeline, branches: timeline?.history?.ancestors ?? [])
+        let reader = WALReader(segmentSize: segmentSize,
+                               load: segments(of: repository, cluster: cluster, lineage: lineage, segmentSize: segmentSize))
         var found: [Found] = []
         // From the start of the segment (a position inside a record cannot be read from), keeping what is after `from`.
         try reader.scan(from: from / segmentSize * segmentSize, through: through) { record in
@@ -80,17 +86,8 @@ extension RestorePoints {
                                            cluster: String, timeline: ArchivedTimeline?, backupTimeline: UInt32,
                                            segmentSize: UInt64) throws -> Date? {
         let lineage = Lineage(target: timeline?.timeline ?? backupTimeline, branches: timeline?.history?.ancestors ?? [])
-        let reader = WALReader(segmentSize: segmentSize) { number in
-            guard number < segment else { return nil }
-            let last = lineage.timeline(at: (number + 1) * segmentSize - 1)
-            let start = lineage.timeline(at: number * segmentSize)
-            for tli in Set([last, start]).sorted(by: >) {
-                let fileName = WALRange.segmentName(timeline: Int(tli), segment: number, segmentSize: segmentSize)
-                if let bytes = try repository.fetchWAL(name: fileName, cluster: cluster) { return bytes }
-                if let bytes = try repository.fetchWAL(name: fileName + ".partial", cluster: cluster) { return bytes }
-            }
-            return nil
-        }
+        let load = segments(of: repository, cluster: cluster, lineage: lineage, segmentSize: segmentSize)
+        let reader = WALReader(segmentSize: segmentSize) { number in number < segment ? try load(number) : nil }
         var current = segment
         while current > first {
             current -= 1
