@@ -4,8 +4,9 @@ import PackageDescription
 /// Lifeboat: a disaster-recovery and backup orchestrator.
 ///
 /// Each C library is wrapped by one system-library target and imported (with `internal import`) by exactly one
-/// Lifeboat module, so no C type reaches a public API: libpq by `Postgres`, libzstd and libcrypto by `Repository`,
-/// libcurl by `LifeboatHTTP`.
+/// Lifeboat module, so no C type reaches a public API: libpq by `Postgres`, libzstd by `Repository`, libcrypto by
+/// `LifeboatCrypto`, libcurl by `LifeboatHTTP`. `LifeboatCore` (errors, formatting, environment variables) depends
+/// on nothing; every other module depends on it. ARCHITECTURE.md draws the whole graph.
 let package = Package(
     name: "Lifeboat",
     platforms: [.macOS(.v15)],
@@ -32,18 +33,25 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLinux"),
 
+        // MARK: - Foundations
+        .target(name: "LifeboatCore"),
+        .target(name: "LifeboatCrypto", dependencies: ["CLibCrypto"]),
+
         // MARK: - Domain modules
-        .target(name: "Plans", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "LifeboatHTTP", dependencies: ["CCurl"]),
-        .target(name: "Repository", dependencies: ["CZstd", "CLibCrypto", "CLinux", "LifeboatHTTP"]),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Repository"]),
+        .target(name: "Plans", dependencies: ["LifeboatCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "LifeboatHTTP", dependencies: ["LifeboatCore", "CCurl"]),
+        .target(name: "Repository", dependencies: ["LifeboatCore", "LifeboatCrypto", "CZstd", "CLinux", "LifeboatHTTP"]),
+        .target(name: "Postgres", dependencies: ["LifeboatCore", "CLibPQ", "Repository"]),
         .target(
             name: "Notify",
-            dependencies: ["LifeboatHTTP", "Repository", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: [
+                "LifeboatCore", "LifeboatCrypto", "LifeboatHTTP", .product(name: "Mustache", package: "swift-mustache"),
+            ]
         ),
         .target(
             name: "Mirrors",
             dependencies: [
+                "LifeboatCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -53,7 +61,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "Plans", "Postgres", "Repository", "Mirrors", "Notify", "LifeboatHTTP",
+                "LifeboatCore", "LifeboatCrypto", "Plans", "Postgres", "Repository", "Mirrors", "Notify", "LifeboatHTTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -66,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "Engine", "Plans", "Repository", "Postgres", "Mirrors", "Notify",
+                "LifeboatCore", "LifeboatCrypto", "Engine", "Plans", "Repository", "Postgres", "Mirrors", "Notify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,14 +83,14 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .target(name: "TestSupport", dependencies: ["Postgres"]),
-        .testTarget(name: "PlansTests", dependencies: ["Plans"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Plans", "TestSupport"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "RepositoryTests", dependencies: ["Repository", "TestSupport"]),
-        .testTarget(name: "MirrorsTests", dependencies: ["Mirrors", "TestSupport"]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Repository", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lifeboat", "Repository"]),
+        .target(name: "TestSupport", dependencies: ["LifeboatCore", "LifeboatCrypto", "Postgres"]),
+        .testTarget(name: "PlansTests", dependencies: ["LifeboatCore", "Plans"]),
+        .testTarget(name: "EngineTests", dependencies: ["LifeboatCore", "Engine", "Plans", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["LifeboatCore", "Postgres", "TestSupport"]),
+        .testTarget(name: "RepositoryTests", dependencies: ["LifeboatCore", "LifeboatCrypto", "Repository", "TestSupport"]),
+        .testTarget(name: "MirrorsTests", dependencies: ["LifeboatCore", "Mirrors", "TestSupport"]),
+        .testTarget(name: "NotifyTests", dependencies: ["LifeboatCrypto", "Notify", "Repository", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["LifeboatCore", "LifeboatCrypto", "TestSupport", "lifeboat", "Repository"]),
     ],
     swiftLanguageModes: [.v6]
 )

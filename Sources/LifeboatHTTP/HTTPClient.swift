@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 internal import CCurl
+import LifeboatCore
 
 /// An HTTP request for `HTTPClient`.
 public struct HTTPRequest: Sendable {
@@ -45,8 +46,10 @@ public struct HTTPResponse: Sendable {
 }
 
 /// A transfer that did not produce a response (connection refused, timeout, TLS failure).
-public struct HTTPError: Error, CustomStringConvertible, Sendable {
+public struct HTTPError: LifeboatFailure, Sendable {
     public var description: String
+    public var message: String { description }
+    public var code: ErrorCode { .runFailed }
     /// True when waiting longer could help (timeouts, refused or reset connections).
     public var transient: Bool
 

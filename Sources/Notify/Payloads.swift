@@ -1,6 +1,6 @@
 import Foundation
 import LifeboatHTTP
-import Repository
+import LifeboatCrypto
 
 /// What a channel sends for an event: an HTTP request (webhook, Slack, PagerDuty) or an e-mail.
 enum Payload {

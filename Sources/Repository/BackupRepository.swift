@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LifeboatCrypto
 
 /// A Lifeboat backup repository: self-describing, encrypted, and the source of truth for restores.
 ///

@@ -1,4 +1,5 @@
 import Repository
+import LifeboatCrypto
 
 /// WAL segment bytes for unit tests of the archive: the long page header PostgreSQL 15 writes at the start of
 /// each segment (magic, flags, timeline, position, system identifier, sizes), then `body`. Tests with real servers

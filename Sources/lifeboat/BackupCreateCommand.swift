@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Postgres
 import Repository
+import LifeboatCore
 
 struct BackupCreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,10 +81,10 @@ struct BackupCreateCommand: ParsableCommand {
             }
         } catch let error as RepositoryError {
             TransferReport.endLine()
-            throw LifeboatError(error)
+            throw error
         } catch {
             TransferReport.endLine()
-            throw LifeboatError(.runFailed, "backup failed: \(error)")
+            throw LifeboatError("backup failed", error)
         }
         if options.progress != nil { TransferReport.endLine() }
         let summary = BackupSummary(manifest)

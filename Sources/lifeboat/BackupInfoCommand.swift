@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Repository
 import Foundation
+import LifeboatCore
 
 struct BackupInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "info", abstract: "Show one backup.")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Repository
 import Foundation
+import LifeboatCore
 
 struct BackupListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

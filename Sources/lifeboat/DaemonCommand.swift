@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Plans
 import ServiceLifecycle
+import LifeboatCore
 
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Plans
 import Repository
+import LifeboatCore
 
 /// Every exit code Lifeboat uses, in one place: `table` is what `--help` prints and what the README's table must
 /// say (a test compares them). Cron and scripts depend on these.
@@ -49,33 +50,30 @@ enum ExitCodes {
         "Exit codes: " + table.map { "\($0.code) \($0.short)" }.joined(separator: ", ") + "."
     }
 
-    static func code(for error: LifeboatError) -> Int32 {
-        switch error.code {
-        case .runFailed: runFailed
-        case .invalidInput: invalidInput
-        case .notFound: invalidInput
+    /// The exit status of each error code: the only place that decides it.
+    static func code(for code: ErrorCode) -> Int32 {
+        switch code {
+        case .invalidInput, .notFound, .refused: invalidInput
         case .damaged: damaged
         case .state: stateUnusable
-        case .repositoryMissing: repositoryMissing
+        case .notInitialised, .outdated: repositoryMissing
         case .wrongKey: wrongKey
         case .locked: locked
         case .cancelled: cancelled
-        default: runFailed
+        default: runFailed  // runFailed, conflict, io
         }
     }
 
     /// Prints what went wrong to standard error and returns the exit code for it.
     static func report(_ error: any Error, command: (any ParsableCommand.Type)? = nil) -> Int32 {
         switch error {
-        case let error as LifeboatError:
-            Console.error(error.message)
-            if let hint = error.hint { Console.hint(hint) }
-            return code(for: error)
-        case let error as RepositoryError:
-            return report(LifeboatError(error), command: command)
         case let error as PlanValidationError:
             Console.diagnostics(error.diagnostics)
-            return invalidInput
+            return code(for: error.code)
+        case let error as any LifeboatFailure:
+            Console.error(error.message)
+            if let hint = error.hint { Console.hint(hint) }
+            return code(for: error.code)
         case let error as ExitCode:
             return error.rawValue
         default:

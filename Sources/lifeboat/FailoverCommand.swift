@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Plans
+import LifeboatCore
 
 struct FailoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Foundation
 import Mirrors
 import Postgres
 import Repository
+import LifeboatCore
 
 struct GitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import LifeboatCore
 
 @main
 struct Lifeboat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifeboat",
         abstract: "Back up, mirror, restore and prove recovery objectives with declarative plans.",
-        discussion: ExitCodes.helpText,
+        discussion: ExitCodes.helpText + "\n\n" + EnvironmentHelp.text,
         version: LifeboatVersion.text,
         subcommands: [PlanCommand.self, RunCommand.self, RunsCommand.self, RepoCommand.self, BackupCommand.self, RestoreCommand.self, VerifyCommand.self,
                       WALCommand.self, DrillsCommand.self, StatusCommand.self, GitCommand.self, NotifyCommand.self,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Notify
+import LifeboatCore
 
 struct NotifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

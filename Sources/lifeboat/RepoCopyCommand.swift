@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Repository
+import LifeboatCore
 
 /// One side of a command that opens two repositories (`repo copy`, `repo init --replica-of`).
 struct CopySide {
@@ -13,10 +14,10 @@ struct CopySide {
 
     func open(names: InventoryNames?) throws -> BackupRepository {
         var options = RepositoryOptions(location: location, passphraseFile: passphraseFile, keyFile: keyFile)
-        options.passphraseVariables = ["LIFEBOAT_\(variablePrefix)_PASSPHRASE", "LIFEBOAT_PASSPHRASE"]
-        options.keyFileVariables = ["LIFEBOAT_\(variablePrefix)_KEY_FILE"]
+        options.passphraseVariables = [EnvironmentVariable.copySide(variablePrefix, "PASSPHRASE"), EnvironmentVariable.passphrase.name]
+        options.keyFileVariables = [EnvironmentVariable.copySide(variablePrefix, "KEY_FILE")]
         if let entry = names?.repository(location), passphraseFile == nil, keyFile == nil,
-           options.environment["LIFEBOAT_\(variablePrefix)_PASSPHRASE"] == nil {
+           options.environment[EnvironmentVariable.copySide(variablePrefix, "PASSPHRASE")] == nil {
             return try RepositoryAccess.open(entry, secrets: SecretResolver(environment: options.environment, redactor: Redactor()))
         }
         return try RepositoryAccess.open(options, names: names)
@@ -77,11 +78,7 @@ struct RepoCopyCommand: ParsableCommand {
         }
         let selected = backups.isEmpty ? nil : backups
         let report: CopyReport
-        do {
-            report = try source.copy(to: destination, backups: selected, progress: progress)
-        } catch {
-            throw LifeboatError(error)
-        }
+        report = try source.copy(to: destination, backups: selected, progress: progress)
         if json {
             try Console.json(CopyOutput(report: report, requests: (destination.store as? S3Store)?.requestCount
                                             ?? (source.store as? S3Store)?.requestCount))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Repository
+import LifeboatCore
 
 struct RepoExpireCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Repository
+import LifeboatCore
 
 struct RepoKeyAddCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,13 +21,9 @@ struct RepoKeyAddCommand: ParsableCommand {
     func run() throws {
         let opened = try repository.open()
         let secret = try RepositoryAccess.passphrase(repository.options, file: newPassphraseFile,
-                                                     variable: "LIFEBOAT_NEW_PASSPHRASE", prompt: "new passphrase",
+                                                     variable: EnvironmentVariable.newPassphrase.name, prompt: "new passphrase",
                                                      confirm: true)
-        do {
-            let id = try opened.addKey(passphrase: secret, label: label)
-            Console.out("added key \(id)")
-        } catch {
-            throw LifeboatError(error)
-        }
+        let id = try opened.addKey(passphrase: secret, label: label)
+        Console.out("added key \(id)")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Repository
+import LifeboatCore
 
 struct RepoKeyListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the repository's keys.")

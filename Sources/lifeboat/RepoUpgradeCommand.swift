@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Repository
+import LifeboatCore
 
 struct RepoUpgradeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

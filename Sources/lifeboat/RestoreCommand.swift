@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Postgres
 import Repository
+import LifeboatCore
 
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -170,14 +171,9 @@ struct RestoreCommand: ParsableCommand {
             summary = try Restore.run(from: opened, selection: selection, options: options)
             // Without recovery settings nothing fetches WAL later: the lease ends with the restore (the defer).
             restored = !noArchive
-        } catch let error as Restore.RestoreError {
+        } catch {
             TransferReport.endLine()
-            throw LifeboatError(error.damaged ? .damaged : error.invalidInput ? .invalidInput : .runFailed, error.description,
-                                hint: error.damaged && error.description.contains("--allow-gap")
-                                    ? "`lifeboat verify --repo \(opened.location)` lists what is missing; a copy (repo copy) may hold it" : nil)
-        } catch let error as RepositoryError {
-            TransferReport.endLine()
-            throw LifeboatError(error)
+            throw error
         }
         if options.progress != nil { TransferReport.endLine() }
         for warning in selection.warnings { Console.warning(warning) }
@@ -221,7 +217,7 @@ struct RestoreCommand: ParsableCommand {
     /// credential given here (a key or passphrase file: the server has no terminal and none of this shell's variables).
     private func walCommand(_ subcommand: String, _ opened: BackupRepository, cluster: String) throws -> String {
         let credential: WALCommandLine.Credential
-        if let keyFile = repository.keyFile ?? ProcessInfo.processInfo.environment["LIFEBOAT_KEY_FILE"] {
+        if let keyFile = repository.keyFile ?? ProcessInfo.processInfo.environment[EnvironmentVariable.keyFile.name] {
             credential = .keyFile(keyFile)
         } else if let passphraseFile = repository.passphraseFile {
             credential = .passphraseFile(passphraseFile)

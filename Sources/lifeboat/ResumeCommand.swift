@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import Plans
+import LifeboatCore
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Foundation
 import Mirrors
 import Plans
 import Repository
+import LifeboatCore
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

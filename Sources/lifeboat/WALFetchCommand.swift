@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Postgres
 import Repository
+import LifeboatCore
 
 struct WALFetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,14 +67,8 @@ struct WALFetchCommand: ParsableCommand {
                 let current = try repository.open()
                 contents = try current.fetchWAL(name: name, cluster: try chosenCluster(current), archivedBefore: cutoff)
             }
-        } catch let error as LifeboatError {
-            Console.error("cannot fetch \(name): \(error.message)")
-            throw ExitCode(ExitCodes.recoveryMustStop)
-        } catch let error as RepositoryError {
-            Console.error("cannot fetch \(name): \(error.message)")
-            throw ExitCode(ExitCodes.recoveryMustStop)
         } catch {
-            Console.error("cannot fetch \(name): \(error)")
+            Console.error(LifeboatError("cannot fetch \(name)", error).message)
             throw ExitCode(ExitCodes.recoveryMustStop)
         }
         guard let contents else { throw ExitCode(ExitCodes.runFailed) }

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Postgres
 import Repository
+import LifeboatCore
 
 struct WALPushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,11 +47,7 @@ struct WALPushCommand: ParsableCommand {
         let contents = Array(data)
         let cluster = try Self.cluster(of: path, name: name, contents: contents, given: cluster)
         let opened = try repository.open()
-        do {
-            _ = try opened.pushWAL(name: name, contents: contents, cluster: cluster)
-        } catch {
-            throw LifeboatError(error)
-        }
+        _ = try opened.pushWAL(name: name, contents: contents, cluster: cluster)
     }
 
     /// The cluster a WAL file is archived for: `--cluster`, else the data directory's control file, else (for a

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Repository
+import LifeboatCore
 
 struct WALRecoveryDoneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import Foundation
 import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 /// gc and backups fail closed: a read error, a shrunken listing or a lost lease stops them before anything is lost.
 @Suite("maintenance fails closed", .serialized)

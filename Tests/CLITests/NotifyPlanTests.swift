@@ -2,6 +2,7 @@ import Foundation
 import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 @Suite("Notifications from plans: routing, PagerDuty incidents, drills by e-mail, channels that are down", .serialized)
 struct NotifyPlanTests {

@@ -3,6 +3,7 @@ import Foundation
 import Plans
 import TestSupport
 import Testing
+import LifeboatCore
 
 @Suite("The plan runner", .serialized)
 struct PlanRunnerTests {

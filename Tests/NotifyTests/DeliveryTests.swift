@@ -3,6 +3,7 @@ import Notify
 import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 @Suite("Delivery to real receivers on loopback", .serialized)
 struct DeliveryTests {

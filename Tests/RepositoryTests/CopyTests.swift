@@ -2,6 +2,7 @@ import Foundation
 import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 @Suite("Copies between repositories")
 struct CopyTests {

@@ -1,5 +1,6 @@
 import Repository
 import Testing
+import LifeboatCrypto
 
 @Suite("Digests and libraries")
 struct DigestTests {
@@ -13,7 +14,7 @@ struct DigestTests {
 
     @Test("the linked libzstd and OpenSSL report their versions")
     func versions() {
-        #expect(RepositoryLibraries.zstd.split(separator: ".").count == 3)
-        #expect(RepositoryLibraries.openSSL.hasPrefix("OpenSSL 3."))
+        #expect(ZstdLibrary.version.split(separator: ".").count == 3)
+        #expect(CryptoLibrary.openSSL.hasPrefix("OpenSSL 3."))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 @Suite("Chunks in pack files, found through the index")
 struct PackTests {

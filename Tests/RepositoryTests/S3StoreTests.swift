@@ -2,6 +2,7 @@ import Foundation
 @testable import Repository
 import TestSupport
 import Testing
+import LifeboatCrypto
 
 @Suite("S3-compatible object storage")
 struct S3StoreTests {

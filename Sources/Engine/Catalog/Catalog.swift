@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LifeboatCore
 
 /// The local record of runs and steps: SQLite (WAL mode) in the state directory, through GRDB.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LifeboatCore
 
 /// A drill's verdict and report, as the catalog keeps it (`lifeboat drills`, `lifeboat status`).
 public struct DrillRecord: Sendable, Codable, FetchableRecord, PersistableRecord {

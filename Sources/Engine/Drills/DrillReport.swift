@@ -1,6 +1,7 @@
 import Foundation
 import Plans
 import Repository
+import LifeboatCrypto
 
 /// The evidence of one drill and its verdict: what was restored, how long each phase took, what each check found,
 /// the RPO and RTO measured against the plan's targets, and a projection of the RTO at the database's current size.

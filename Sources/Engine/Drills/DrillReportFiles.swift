@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// Writes a drill report as `<run id>.json`, `.md` and `.html` into a folder.
 public enum DrillReportFiles {

@@ -2,6 +2,8 @@ import Foundation
 import Plans
 import Postgres
 import Repository
+import LifeboatCrypto
+import LifeboatCore
 
 /// `lifeboat failover PLAN --drill`: the failover plan run against scratch servers instead of production.
 ///
@@ -62,11 +64,7 @@ public final class FailoverDrill: Sendable {
             options.restoreCommand = try PostgresRestoreStep.walFetchCommand(
                 source, cluster: selection.manifest.systemIdentifier, keyFile: sourceKey, folder: folder, owner: owner)
             options.owner = owner
-            do {
-                _ = try Restore.run(from: source, selection: selection, options: options)
-            } catch let error as Restore.RestoreError {
-                throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
-            }
+            _ = try Restore.run(from: source, selection: selection, options: options)
             try primary.writeAccessRules()
             try primary.start(archiveCommand: archive)
             try primary.waitUntilWritable(timeout: 3600)

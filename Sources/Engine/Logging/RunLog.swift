@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import LifeboatCore
 
 /// Where a run's log lines go: always the run's log file, and standard error from `stderrLevel` up.
 /// Every line passes through the redactor first.

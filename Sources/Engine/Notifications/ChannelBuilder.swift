@@ -1,6 +1,7 @@
 import Foundation
 import Notify
 import Plans
+import LifeboatCore
 
 /// Channels from inventory entries, their secrets read now (and handed to the redactor).
 enum ChannelBuilder {

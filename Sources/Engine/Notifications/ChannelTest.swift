@@ -1,6 +1,7 @@
 import Foundation
 import Notify
 import Plans
+import LifeboatCore
 
 /// `lifeboat notify test`: one test message to one channel.
 public enum ChannelTest {

@@ -3,6 +3,7 @@ import Logging
 import Notify
 import Plans
 import Synchronization
+import LifeboatCore
 
 /// Tells people about a run while it goes on: each event goes to the channels the plan's `notify:` routes it to,
 /// delivered on threads of their own (never holding up a step), each (event, step, channel) once per run. Every

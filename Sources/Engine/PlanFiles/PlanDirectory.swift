@@ -1,5 +1,6 @@
 import Foundation
 import Plans
+import LifeboatCore
 
 /// The plans of a folder (`*.yaml` and `*.yml`, not the inventory `lifeboat.yaml`), each loaded and checked.
 public struct PlanDirectory: Sendable {
@@ -10,7 +11,7 @@ public struct PlanDirectory: Sendable {
 
     /// `--plans`, else `LIFEBOAT_PLANS`, else `/etc/lifeboat/plans`.
     public static func resolve(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        explicit ?? environment["LIFEBOAT_PLANS"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/lifeboat/plans"
+        explicit ?? EnvironmentVariable.plans.value(in: environment) ?? "/etc/lifeboat/plans"
     }
 
     public static func load(_ folder: String) throws -> PlanDirectory {

@@ -1,6 +1,8 @@
 import Foundation
 import Plans
 import Repository
+import LifeboatCrypto
+import LifeboatCore
 
 /// Reads plan files with the step types of a registry and fingerprints them.
 public enum PlanFiles {
@@ -8,7 +10,7 @@ public enum PlanFiles {
     /// `inventory` (else `LIFEBOAT_INVENTORY`) replaces the plan's own inventory.
     public static func load(_ path: String, inventory: String? = nil, registry: StepRegistry = .standard,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> PlanLoadResult {
-        let override = inventory ?? environment["LIFEBOAT_INVENTORY"].flatMap { $0.isEmpty ? nil : $0 }
+        let override = inventory ?? EnvironmentVariable.inventory.value(in: environment)
         var result = registry.loader.load(path, inventory: override)
         if var plan = result.plan, let bytes = FileManager.default.contents(atPath: path) {
             plan.digest = SHA256.hexDigest(Array(bytes))

@@ -2,6 +2,7 @@ import Foundation
 import Plans
 import Postgres
 import Repository
+import LifeboatCore
 
 /// Which repository cluster an inventory database is: by the system identifier of the running server, else (when
 /// it cannot be reached) by its inventory name among the names the cluster's backups were taken under.

@@ -1,6 +1,7 @@
 import Foundation
 import Plans
 import Repository
+import LifeboatCore
 
 /// Lets one-off commands name inventory entries (`--repo primary`, `--database orders`) instead of paths and
 /// connection strings, with secrets read from the inventory's `${env:…}`/`${file:…}` references.
@@ -11,7 +12,7 @@ public struct InventoryNames: Sendable {
     /// `/etc/lifeboat/lifeboat.yaml`; nil when there is none.
     public static func load(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws -> InventoryNames? {
-        let candidates = [explicit, environment["LIFEBOAT_INVENTORY"]].compactMap { $0 }.filter { !$0.isEmpty }
+        let candidates = [explicit, environment[EnvironmentVariable.inventory.name]].compactMap { $0 }.filter { !$0.isEmpty }
         let file: String
         if let given = candidates.first {
             file = given
@@ -47,7 +48,7 @@ extension RepositoryAccess {
     /// Opens `--repo`: an inventory name (with the inventory's credentials unless others are given) or a path.
     public static func open(_ options: RepositoryOptions, names: InventoryNames?) throws -> BackupRepository {
         guard let entry = names?.repository(options.location) else { return try open(options) }
-        if options.keyFile != nil || options.passphraseFile != nil || options.environment["LIFEBOAT_PASSPHRASE"] != nil {
+        if options.keyFile != nil || options.passphraseFile != nil || options.environment[EnvironmentVariable.passphrase.name] != nil {
             var direct = options
             let secrets = SecretResolver(environment: options.environment, redactor: Redactor())
             direct.location = try entry.fields["location"]?.stringValue.map { try secrets.resolve($0) }

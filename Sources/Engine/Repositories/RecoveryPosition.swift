@@ -1,6 +1,7 @@
 import Foundation
 import Plans
 import Repository
+import LifeboatCore
 
 /// Where each inventory database stands right now: its newest backup, the newest WAL archived beside it, and the
 /// RPO exposure (how much committed work a disaster now would lose, at most).

@@ -1,6 +1,7 @@
 import Foundation
 import Plans
 import Repository
+import LifeboatCore
 
 /// Where a repository is and how to open it, as given on the command line or in the environment.
 public struct RepositoryOptions: Sendable {
@@ -16,8 +17,8 @@ public struct RepositoryOptions: Sendable {
     public var s3 = S3Settings()
     /// The variables read when no passphrase or key file is given (commands that open two repositories name
     /// one pair per side).
-    public var passphraseVariables = ["LIFEBOAT_PASSPHRASE"]
-    public var keyFileVariables = ["LIFEBOAT_KEY_FILE"]
+    public var passphraseVariables = [EnvironmentVariable.passphrase.name]
+    public var keyFileVariables = [EnvironmentVariable.keyFile.name]
     /// Opens a repository of an older format too (for `wal fetch` and `repo upgrade` only).
     public var allowingOlderFormat = false
     public var environment: [String: String]
@@ -32,7 +33,7 @@ public struct RepositoryOptions: Sendable {
 
     public func resolvedLocation() throws(LifeboatError) -> String {
         if let location, !location.isEmpty { return location }
-        if let location = environment["LIFEBOAT_REPOSITORY"], !location.isEmpty { return location }
+        if let location = environment[EnvironmentVariable.repository.name], !location.isEmpty { return location }
         throw LifeboatError(.invalidInput, "no repository given", hint: "pass --repo PATH or set LIFEBOAT_REPOSITORY")
     }
 }
@@ -89,12 +90,8 @@ public enum RepositoryAccess {
             let secret = try options.passphrase ?? passphrase(options, file: options.passphraseFile, variable: variable,
                                                               prompt: "passphrase for \(location)")
             return try BackupRepository.open(store, credential: .passphrase(secret), allowingOlderFormat: older)
-        } catch let error as RepositoryError {
-            throw LifeboatError(error)
-        } catch let error as LifeboatError {
-            throw error
         } catch {
-            throw LifeboatError(.runFailed, "\(error)")
+            throw LifeboatError(any: error)
         }
     }
 
@@ -117,7 +114,7 @@ public enum RepositoryAccess {
     public static func initialize(_ options: RepositoryOptions, compressionLevel: Int, label: String?)
         throws(LifeboatError) -> BackupRepository {
         let store = try store(options)
-        let secret = try passphrase(options, file: options.passphraseFile, variable: "LIFEBOAT_PASSPHRASE",
+        let secret = try passphrase(options, file: options.passphraseFile, variable: EnvironmentVariable.passphrase.name,
                                     prompt: "passphrase for the new repository", confirm: true)
         do {
             return try BackupRepository.initialize(in: store, passphrase: secret, label: label,
@@ -134,22 +131,6 @@ public enum RepositoryAccess {
                                               count: strlen(pointer)))
         memset(pointer, 0, strlen(pointer))
         return bytes
-    }
-}
-
-extension LifeboatError {
-    /// A repository error as a command error, keeping its message and choosing the exit-code category.
-    public init(_ error: RepositoryError) {
-        let code: Code = switch error.code {
-        case .notInitialised, .outdated: .repositoryMissing
-        case .wrongKey: .wrongKey
-        case .damaged: .damaged
-        case .notFound: .notFound
-        case .refused: .invalidInput
-        case .locked: .locked
-        default: .runFailed
-        }
-        self.init(code, error.message, hint: error.hint)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import LifeboatCore
 
 /// Words for `/bin/sh` (PostgreSQL runs `restore_command` and `archive_command` through it).
 public enum ShellQuoting {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Plans
 import Repository
+import LifeboatCore
 
 /// Runs a plan's step graph and records everything in the catalog.
 ///
@@ -369,8 +370,7 @@ private struct Execution: Sendable {
     }
 
     static func describe(_ error: any Error) -> String {
-        if let error = error as? LifeboatError { return error.message }
-        if let error = error as? RepositoryError { return error.message }
+        if let error = error as? any LifeboatFailure { return error.message }
         return String(describing: error)
     }
 

@@ -1,9 +1,11 @@
 import Plans
+import LifeboatCore
 
 /// A step ran longer than its `timeout`.
-struct StepTimedOut: Error, CustomStringConvertible {
+struct StepTimedOut: LifeboatFailure {
     var limit: PlanDuration
-    var description: String { "timed out after \(limit)" }
+    var code: ErrorCode { .runFailed }
+    var message: String { "timed out after \(limit)" }
 }
 
 /// Runs `operation`, cancelling it when `limit` passes first (it is then awaited until it has ended).

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import Notify
 import Plans
+import LifeboatCore
 
 /// Checks every inventory database's RPO exposure (age of the newest archived WAL, or of the newest backup) against
 /// its `rpo` target and tells its `notify` channels once per transition: `rpo.breached`, then `rpo.recovered`. The
@@ -29,7 +30,7 @@ public final class RPOWatch: Sendable {
     }
 
     static func inventory(plansFolder: String, environment: [String: String]) -> Inventory? {
-        let file = environment["LIFEBOAT_INVENTORY"].flatMap { $0.isEmpty ? nil : $0 }
+        let file = EnvironmentVariable.inventory.value(in: environment)
             ?? (plansFolder as NSString).appendingPathComponent(PlanLoader.defaultInventoryName)
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         return StepRegistry.standard.loader.loadInventory(file).inventory

@@ -1,5 +1,6 @@
 import Foundation
 import Plans
+import LifeboatCore
 
 /// Reads the values behind `${env:NAME}` and `${file:PATH}` when a step runs, and hands each to the redactor.
 ///

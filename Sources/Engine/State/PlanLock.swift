@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// An exclusive lock that keeps a plan from running twice at once, across processes.
 ///

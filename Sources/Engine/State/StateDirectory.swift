@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// Where Lifeboat keeps its local state: the catalog, per-run logs and locks.
 ///
@@ -16,7 +17,7 @@ public struct StateDirectory: Sendable {
     public static func resolve(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> StateDirectory {
         if let explicit, !explicit.isEmpty { return StateDirectory(path: explicit) }
-        if let fromEnvironment = environment["LIFEBOAT_STATE_DIR"], !fromEnvironment.isEmpty {
+        if let fromEnvironment = environment[EnvironmentVariable.stateDirectory.name], !fromEnvironment.isEmpty {
             return StateDirectory(path: fromEnvironment)
         }
         if geteuid() == 0 { return StateDirectory(path: "/var/lib/lifeboat") }

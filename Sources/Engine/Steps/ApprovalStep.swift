@@ -1,6 +1,7 @@
 import Foundation
 import Plans
 import Synchronization
+import LifeboatCore
 
 /// `approval`: a manual gate. Asks on the terminal and waits for `yes`; `--yes` approves without asking.
 /// Without a terminal and without `--yes` it fails at once with a clear message instead of hanging.

@@ -3,6 +3,7 @@ import Plans
 import Postgres
 import Subprocess
 import SystemPackage
+import LifeboatCore
 
 /// `exec`: runs a command (an argument list, no shell) and fails when it exits non-zero.
 ///
@@ -26,8 +27,10 @@ enum ExecStep {
 
     static let type = StepType(schema: schema) { context in try await run(context) }
 
-    struct ExitFailure: Error, CustomStringConvertible {
+    struct ExitFailure: LifeboatFailure {
         var description: String
+        var message: String { description }
+        var code: ErrorCode { .runFailed }
     }
 
     static func run(_ context: StepContext) async throws {

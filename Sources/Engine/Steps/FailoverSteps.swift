@@ -2,6 +2,7 @@ import Foundation
 import Plans
 import Postgres
 import Repository
+import LifeboatCore
 
 /// `postgres.promote`: promotes a standby of the inventory and waits until it accepts writes.
 enum PostgresPromoteStep {

@@ -2,6 +2,7 @@ import Foundation
 import Mirrors
 import Plans
 import Repository
+import LifeboatCore
 
 extension StepContext {
     /// The inventory's git sources a step names in `sources` (all of them when it names none), secrets resolved.

@@ -1,6 +1,7 @@
 import Foundation
 import Notify
 import Plans
+import LifeboatCore
 
 /// `notify`: an explicit message to channels (e.g. "failover starting in 5 minutes"), marked DRILL or REAL INCIDENT
 /// like every other. It waits for delivery; a channel that stays down fails the step only when it is `required`.

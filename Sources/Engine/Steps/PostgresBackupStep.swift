@@ -2,6 +2,7 @@ import Foundation
 import Plans
 import Postgres
 import Repository
+import LifeboatCore
 
 /// `postgres.backup`: a base backup of an inventory database into an inventory repository.
 enum PostgresBackupStep {
@@ -81,11 +82,7 @@ enum RepositoryExpireStep {
         let secrets = context.secrets
         let report = try await Blocking.run { _ in
             let cluster = try database.map { try ClusterLookup.cluster(of: $0, secrets: secrets, in: repository).cluster }
-            do {
-                return try repository.expire(policy, cluster: cluster?.systemIdentifier)
-            } catch let error as RepositoryError {
-                throw LifeboatError(error)
-            }
+            return try repository.expire(policy, cluster: cluster?.systemIdentifier)
         }
         for cluster in report.clusters {
             context.output.note("\(cluster.name) (\(cluster.systemIdentifier)): kept \(cluster.kept.count) backups, "
@@ -155,11 +152,7 @@ enum RepositoryCopyStep {
         let source = try RepositoryAccess.open(from, secrets: context.secrets)
         let destination = try RepositoryAccess.open(to, secrets: context.secrets)
         let report = try await Blocking.run { _ in
-            do {
-                return try source.copy(to: destination)
-            } catch let error as RepositoryError {
-                throw LifeboatError(error)
-            }
+            try source.copy(to: destination)
         }
         context.output.note("copied \(report.backupsCopied.count) backups to \(to.name) "
             + "(\(report.chunksCopied) chunks, \(report.walCopied) WAL files, \(report.bundlesCopied) git bundles, "

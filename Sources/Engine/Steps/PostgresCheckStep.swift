@@ -2,6 +2,7 @@ import Foundation
 import Plans
 import Postgres
 import Synchronization
+import LifeboatCore
 
 /// `postgres.check` (drills): SQL checks against the server a `postgres.restore` step restored, each with an
 /// expectation, and optionally `amcheck` of every B-tree index. Every result is evidence in the drill report; the

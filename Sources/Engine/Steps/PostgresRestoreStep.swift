@@ -2,6 +2,7 @@ import Foundation
 import Plans
 import Postgres
 import Repository
+import LifeboatCore
 
 /// `postgres.restore` (drills): restores a database's backup into a scratch server on this host, starts it, waits
 /// until recovery has ended and it accepts writes, and records what it measured for the drill report.
@@ -103,12 +104,7 @@ enum PostgresRestoreStep {
             options.restoreCommand = command
             options.owner = owner
             options.shouldStop = { stop.isSet }
-            let summary: Restore.Summary
-            do {
-                summary = try Restore.run(from: repository, selection: selection, options: options)
-            } catch let error as Restore.RestoreError {
-                throw LifeboatError(error.damaged ? .damaged : .runFailed, error.description)
-            }
+            let summary = try Restore.run(from: repository, selection: selection, options: options)
             try server.writeAccessRules()
             guard !stop.isSet else { throw CancellationError() }
 
@@ -149,11 +145,9 @@ enum PostgresRestoreStep {
         do {
             return try Restore.select(repository, backup: id, cluster: cluster, target: target,
                                       finishedBefore: cutoff, archivedBefore: cutoff)
-        } catch let error as RepositoryError {
-            throw LifeboatError(error)
         } catch let error as Restore.RestoreError {
-            throw LifeboatError(.runFailed, error.description,
-                                hint: "run the backup plan first (`lifeboat backup` or `lifeboat run`)")
+            throw LifeboatError(error.code == .damaged ? .damaged : .runFailed, error.message,
+                                hint: error.hint ?? "run the backup plan first (`lifeboat backup` or `lifeboat run`)")
         }
     }
 
@@ -170,11 +164,7 @@ enum PostgresRestoreStep {
     /// removed with the folder.
     static func exportKey(_ repository: BackupRepository, into folder: String, owner: (uid: uid_t, gid: gid_t)?) throws -> String {
         let path = folder + "/repository.key"
-        do {
-            try repository.exportKey(to: path)
-        } catch {
-            throw LifeboatError(error)
-        }
+        try repository.exportKey(to: path)
         if let owner { chown(path, owner.uid, owner.gid) }
         return path
     }

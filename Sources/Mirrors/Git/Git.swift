@@ -2,10 +2,13 @@ import Foundation
 import Synchronization
 import Subprocess
 import SystemPackage
+import LifeboatCore
 
 /// A failed git command or mirror operation; the message never holds a credential.
-public struct MirrorError: Error, CustomStringConvertible, Sendable {
+public struct MirrorError: LifeboatFailure, Sendable {
     public var description: String
+    public var message: String { description }
+    public var code: ErrorCode { .runFailed }
     public init(_ description: String) { self.description = description }
 }
 
@@ -43,7 +46,7 @@ public struct Git: Sendable {
         var variables: [Environment.Key: String?] = [
             "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "SSH_ASKPASS": "/bin/true", "LC_ALL": "C",
         ]
-        for key in ProcessInfo.processInfo.environment.keys where key.hasPrefix("LIFEBOAT_") || key.hasPrefix("AWS_") {
+        for key in ProcessInfo.processInfo.environment.keys where EnvironmentVariable.isPrivate(key) {
             variables[Environment.Key(rawValue: key)!] = .some(nil)
         }
         if ProcessInfo.processInfo.environment["GIT_SSH_COMMAND"] == nil {
@@ -61,8 +64,8 @@ public struct Git: Sendable {
         if found == nil, let credentials { found = RemoteURL.separateCredentials(credentials)?.credentials }
         if let found {
             variables["GIT_ASKPASS"] = try Self.askpassScript()
-            variables["LIFEBOAT_GIT_USERNAME"] = found.user
-            variables["LIFEBOAT_GIT_PASSWORD"] = found.password ?? ""
+            variables[Environment.Key(stringLiteral: EnvironmentVariable.gitUsername.name)] = found.user
+            variables[Environment.Key(stringLiteral: EnvironmentVariable.gitPassword.name)] = found.password ?? ""
         }
         // Give up on HTTP transfers slower than 1 byte/s for a minute (a dead proxy, a stuck server).
         let words = ["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "credential.helper="] + stripped

@@ -1,3 +1,4 @@
+import LifeboatCore
 /// A place in a plan or inventory file. Lines and columns start at 1; a line of 0 means "the whole file".
 public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
     public var file: String
@@ -43,8 +44,10 @@ public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
 }
 
 /// Thrown when plan or inventory files have errors; carries every problem found, not just the first.
-public struct PlanValidationError: Error, Sendable, CustomStringConvertible {
+public struct PlanValidationError: LifeboatFailure, Sendable {
     public var diagnostics: [Diagnostic]
+    public var code: ErrorCode { .invalidInput }
+    public var message: String { description }
 
     public init(diagnostics: [Diagnostic]) {
         self.diagnostics = diagnostics

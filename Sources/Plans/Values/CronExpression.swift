@@ -1,3 +1,4 @@
+import LifeboatCore
 /// A five-field cron expression (`minute hour day-of-month month day-of-week`) or an alias such as `@daily`.
 ///
 /// Fields accept `*`, numbers, ranges (`1-5`), steps (`*/15`, `0-30/10`), lists (`1,15,30`) and English names for
@@ -18,8 +19,9 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { source }
 
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
+    public struct ParseError: LifeboatFailure, Sendable {
         public var message: String
+        public var code: ErrorCode { .invalidInput }
         public var description: String { message }
     }
 

@@ -1,3 +1,4 @@
+import LifeboatCore
 /// Where a secret comes from. Plans hold references, never values.
 public enum SecretReference: Sendable, Hashable, Codable, CustomStringConvertible {
     /// `${env:NAME}`: an environment variable of the process running the step.
@@ -47,9 +48,10 @@ public struct TemplateString: Sendable, Hashable, Codable, CustomStringConvertib
         }.joined()
     }
 
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
+    public struct ParseError: LifeboatFailure, Sendable {
         public var message: String
         public var hint: String?
+        public var code: ErrorCode { .invalidInput }
         public var description: String { message }
     }
 

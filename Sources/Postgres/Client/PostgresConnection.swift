@@ -1,15 +1,21 @@
 internal import CLibPQ
+import LifeboatCore
 
 /// An error reported by libpq or the server.
-public struct PostgresError: Error, CustomStringConvertible, Sendable {
+public struct PostgresError: LifeboatFailure, Sendable {
+    public var code: ErrorCode { .runFailed }
     /// The server's SQLSTATE code, when the server reported one.
     public var sqlState: String?
-    /// The message, without secrets: libpq never echoes a password back.
-    public var message: String
+    /// What libpq or the server said, without secrets: libpq never echoes a password back.
+    public var reason: String
 
-    public var description: String {
-        sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message
+    public init(sqlState: String? = nil, message: String) {
+        self.sqlState = sqlState
+        self.reason = message
     }
+
+    /// The reason, with the SQLSTATE when there is one.
+    public var message: String { sqlState.map { "\(reason) (SQLSTATE \($0))" } ?? reason }
 }
 
 /// The rows of one query's result, as text (libpq's text format).

@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import LifeboatCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,12 +61,25 @@ public enum Restore {
         public var seconds: TimeInterval
     }
 
-    public struct RestoreError: Error, CustomStringConvertible, Sendable {
-        public var description: String
+    /// A restore that cannot be done: `damaged` when the repository's data is missing or damaged, `invalidInput`
+    /// when the request cannot be carried out (a destination that is not empty, …), else `runFailed`.
+    public struct RestoreError: LifeboatFailure, Sendable {
+        public var code: ErrorCode
+        public var message: String
+        public var hint: String?
+
+        public init(_ code: ErrorCode, _ message: String, hint: String? = nil) {
+            self.code = code
+            self.message = message
+            self.hint = hint
+        }
+
+        public init(description: String, damaged: Bool, invalidInput: Bool = false, hint: String? = nil) {
+            self.init(damaged ? .damaged : invalidInput ? .invalidInput : .runFailed, description, hint: hint)
+        }
+
         /// True when the repository's data was missing or damaged (rather than the destination unusable).
-        public var damaged: Bool
-        /// True when the request itself cannot be carried out (a destination that is not empty, …).
-        public var invalidInput = false
+        public var damaged: Bool { code == .damaged }
     }
 
     /// Chooses the backup (`select`) and restores it.
@@ -82,7 +96,8 @@ public enum Restore {
         if let gap = selection.gap, options.restoreCommand != nil, !options.allowGap {
             throw RestoreError(description: "refusing to restore backup \(manifest.id) of cluster \(selection.cluster.label): "
                 + "\(gap), before the target; nothing was written (--allow-gap restores anyway, stopping there)",
-                damaged: true)
+                damaged: true, hint: "`lifeboat verify --repo \(repository.location)` lists what is missing; "
+                    + "a copy (repo copy) may hold it")
         }
         try checkPaths(manifest)
         try prepareFolder(options.destination, delta: options.delta, owner: options.owner, mode: 0o700)

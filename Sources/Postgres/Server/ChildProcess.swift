@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,15 +9,18 @@ import Glibc
 /// `pg_ctl start` leaves a server running that inherits the child's descriptors: a pipe would never see its end of
 /// file, and Foundation's `Process` on Linux waits for exactly that. Files and `waitpid` have no such trap.
 public enum ChildProcess {
-    public struct Failure: Error, CustomStringConvertible, Sendable {
+    /// A program that could not be started, or that failed.
+    public struct Failure: LifeboatFailure, Sendable {
         public var description: String
+        public var message: String { description }
+        public var code: ErrorCode { .runFailed }
     }
 
     /// This process's environment without Lifeboat's own secrets (`LIFEBOAT_*`, `AWS_*`): what children inherit
     /// (a PostgreSQL server started for a drill, and its archive and restore commands, never see the passphrase).
     public static func inheritedEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
         -> [String: String] {
-        environment.filter { !$0.key.hasPrefix("LIFEBOAT_") && !$0.key.hasPrefix("AWS_") }
+        environment.filter { !EnvironmentVariable.isPrivate($0.key) }
     }
 
     /// Spawns `executable` with standard input from `stdin` (a path; `/dev/null` by default) and standard output and

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,7 @@ import Glibc
 public enum ServerUser {
     /// The folder with `pg_ctl` and `initdb`: `explicit`, else `LIFEBOAT_PG_BIN`, else PostgreSQL 15's Debian location.
     public static func binDirectory(_ explicit: String? = nil) throws -> String {
-        let candidates = [explicit, ProcessInfo.processInfo.environment["LIFEBOAT_PG_BIN"], "/usr/lib/postgresql/15/bin"]
+        let candidates = [explicit, ProcessInfo.processInfo.environment[EnvironmentVariable.postgresBin.name], "/usr/lib/postgresql/15/bin"]
         for case let candidate? in candidates where FileManager.default.isExecutableFile(atPath: candidate + "/pg_ctl") {
             return candidate
         }

@@ -1,3 +1,4 @@
+import LifeboatCore
 /// One entry of a tar stream as PostgreSQL's `BASE_BACKUP` writes it (ustar).
 public struct TarEntry: Sendable, Equatable {
     public enum Kind: String, Sendable, Codable {
@@ -26,8 +27,11 @@ public struct TarReader {
         case endOfFile
     }
 
-    public struct FormatError: Error, CustomStringConvertible {
+    /// A stream that is not a well-formed tar archive (what BASE_BACKUP sends): damaged input.
+    public struct FormatError: LifeboatFailure, Sendable {
         public var description: String
+        public var message: String { description }
+        public var code: ErrorCode { .damaged }
     }
 
     private var header: [UInt8] = []

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCrypto
 
 /// A `git bundle` of a mirrored repository, stored as chunks like a backup's files (equal content is stored once).
 public struct BundleManifest: Codable, Sendable {

@@ -1,6 +1,7 @@
 internal import CZstd
 
-extension RepositoryLibraries {
+/// The compression library this build runs with.
+public enum ZstdLibrary {
     /// libzstd's version, e.g. `1.5.4`.
-    public static var zstd: String { String(cString: ZSTD_versionString()) }
+    public static var version: String { String(cString: ZSTD_versionString()) }
 }

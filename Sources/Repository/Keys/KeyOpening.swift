@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCrypto
 
 /// Opening a repository with a passphrase (one of its key slots) or an exported key file, and telling a wrong
 /// key from a damaged one. A key that is not the repository's is refused before anything can be written with it.

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCrypto
 
 /// Bounds on the scrypt parameters read from a key slot: a crafted or damaged slot must not make key derivation
 /// trap or exhaust memory. 128·r·N·p bytes are needed; these bounds allow up to 1 GiB.

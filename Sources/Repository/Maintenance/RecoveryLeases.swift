@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LifeboatCrypto
 
 /// A recovery in progress: a restore (until PostgreSQL has fetched the WAL it needs) or a drill (for its life).
 /// `leases/<id>` is refreshed by every `wal fetch --lease ID`; `repo expire` refuses to remove anything of a

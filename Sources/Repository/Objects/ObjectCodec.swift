@@ -1,3 +1,4 @@
+import LifeboatCrypto
 /// What an object is; bound into its encryption so that objects cannot be swapped for one another.
 public struct ObjectKind: RawRepresentable, Hashable, Sendable {
     public let rawValue: String

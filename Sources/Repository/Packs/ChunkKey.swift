@@ -1,3 +1,4 @@
+import LifeboatCrypto
 /// A chunk id as 32 bytes: the compact form the pack index keeps in memory (manifests spell it as 64 hex digits).
 struct ChunkKey: Hashable, Sendable {
     private let words: (UInt64, UInt64, UInt64, UInt64)

@@ -1,3 +1,4 @@
+import LifeboatCrypto
 /// One chunk object inside a pack file: where it starts and how long it is.
 struct PackEntry: Sendable {
     var key: ChunkKey

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LifeboatCrypto
 
 /// Appends sealed chunk objects to pack files. Workers append concurrently, each to a pack of its own taken from a
 /// small pool; a pack that reaches its target size gets its trailer and its name (`packs/<2 hex>/<id>`).

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCrypto
 
 extension BackupRepository {
     /// Packs are closed at about this size.

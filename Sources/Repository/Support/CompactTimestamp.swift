@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LifeboatCrypto
 
 /// `20261126T023000Z`: a UTC time to the second that sorts as text. Backup ids and run ids start with it.
 public enum CompactTimestamp {

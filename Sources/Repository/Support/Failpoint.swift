@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LifeboatCore
 
 /// Points where a test can kill the process, to prove that an operation interrupted there loses nothing (the way a
 /// power cut or SIGKILL would interrupt it). `LIFEBOAT_FAILPOINTS=upgrade.wal-moved=3` sends SIGKILL to the
@@ -8,7 +9,7 @@ import Synchronization
 public enum Failpoint {
     private static let armed: [String: (count: Int, signal: Int32)] = {
         var result: [String: (Int, Int32)] = [:]
-        for item in (ProcessInfo.processInfo.environment["LIFEBOAT_FAILPOINTS"] ?? "").split(separator: ",") {
+        for item in (ProcessInfo.processInfo.environment[EnvironmentVariable.failpoints.name] ?? "").split(separator: ",") {
             let parts = item.split(separator: "=", maxSplits: 1)
             guard let name = parts.first else { continue }
             let setting = parts.count > 1 ? parts[1].split(separator: ":") : []

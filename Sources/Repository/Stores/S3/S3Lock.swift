@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import LifeboatCrypto
+import LifeboatCore
 
 /// The repository lock of a bucket: a lock object `locks/<id>` per holder, stating its mode, host, process and how
 /// long it may go unrefreshed. A holder refreshes its object every fifth of that time; one whose object the store
@@ -25,7 +27,7 @@ final class S3Lock: StoreLock {
 
     /// The stale time this process declares: `LIFEBOAT_LOCK_STALE_AFTER` seconds (at least 10), else 10 minutes.
     static let staleAfter: TimeInterval = {
-        let given = ProcessInfo.processInfo.environment["LIFEBOAT_LOCK_STALE_AFTER"].flatMap(TimeInterval.init)
+        let given = ProcessInfo.processInfo.environment[EnvironmentVariable.lockStaleAfter.name].flatMap(TimeInterval.init)
         return max(10, given ?? defaultStaleAfter)
     }()
 

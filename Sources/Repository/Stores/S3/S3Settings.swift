@@ -1,3 +1,4 @@
+import LifeboatCore
 import Foundation
 
 /// How to reach an S3-compatible bucket. Every field is optional: what the inventory leaves out comes from the
@@ -99,7 +100,7 @@ struct S3Target: Sendable {
         }
         caBundle = settings.caBundle ?? query["ca_bundle"] ?? env("AWS_CA_BUNDLE")
         partSize = max(Self.minimumPartSize, settings.partSize ?? Self.defaultPartSize)
-        retries = max(0, settings.retries ?? env("LIFEBOAT_S3_RETRIES").flatMap(Int.init) ?? 8)
+        retries = max(0, settings.retries ?? env(EnvironmentVariable.s3Retries.name).flatMap(Int.init) ?? 8)
         credentials = try S3Credentials.resolve(settings: settings, environment: environment, location: location)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCrypto
 
 /// AWS Signature Version 4 for S3 requests (header-based).
 struct S3Signer: Sendable {

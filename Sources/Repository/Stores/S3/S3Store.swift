@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatHTTP
+import LifeboatCrypto
 
 /// A repository in an S3-compatible bucket (`s3://BUCKET/PREFIX`): AWS, MinIO, Ceph, R2, Garage, …
 ///

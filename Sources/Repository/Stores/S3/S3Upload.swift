@@ -1,6 +1,7 @@
 import Foundation
 import LifeboatHTTP
 import Synchronization
+import LifeboatCrypto
 
 /// A large object written piece by piece: kept in memory up to one part, then sent as a multipart upload whose
 /// parts go up in parallel while the writer goes on. `commit` completes the upload only when every part was

@@ -29,8 +29,8 @@ public enum SHA256 {
     }
 }
 
-/// Versions of the cryptography and compression libraries this build runs with.
-public enum RepositoryLibraries {
+/// The cryptography library this build runs with.
+public enum CryptoLibrary {
     /// OpenSSL's version text, e.g. `OpenSSL 3.0.19 27 Jan 2026`.
     public static var openSSL: String { String(cString: OpenSSL_version(Int32(OPENSSL_VERSION))) }
 }
