@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "RepositoryTests", dependencies: ["LifeboatCore", "LifeboatCrypto", "Repository", "TestSupport"]),
         .testTarget(name: "MirrorsTests", dependencies: ["LifeboatCore", "Mirrors", "TestSupport"]),
         .testTarget(name: "NotifyTests", dependencies: ["LifeboatCrypto", "Notify", "Repository", "TestSupport"]),
+        .testTarget(name: "LifeboatHTTPTests", dependencies: ["LifeboatHTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["LifeboatCore", "LifeboatCrypto", "TestSupport", "lifeboat", "Repository"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatHTTP
+import LifeboatCore
 import LifeboatCrypto
 
 /// What a channel sends for an event: an HTTP request (webhook, Slack, PagerDuty) or an e-mail.
@@ -59,6 +60,11 @@ enum Payload {
             return .http(HTTPRequest(url: url, headers: [(name: "Content-Type", value: "application/json")], body: Array(body),
                                      timeout: channel.timeout, caFile: channel.caFile))
         case .email:
+            for address in [channel.from ?? "lifeboat@localhost"] + channel.to + channel.cc
+            where address.isEmpty || address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw NotifyError("e-mail channel '\(channel.name)' has an address with a control character or none: "
+                    + address.debugDescription)
+            }
             return .email(SMTPMessage(url: channel.url, requireTLS: channel.requireTLS && channel.url.hasPrefix("smtp://"),
                                       username: channel.username, password: channel.password,
                                       from: channel.from ?? "lifeboat@localhost", recipients: channel.to + channel.cc,
@@ -90,15 +96,11 @@ enum Payload {
             "",
             "--\(boundary)",
             "Content-Type: text/plain; charset=utf-8",
-            "Content-Transfer-Encoding: 8bit",
-            "",
-            rendered.text,
+        ] + bodyPart(rendered.text) + [
             "",
             "--\(boundary)",
             "Content-Type: text/html; charset=utf-8",
-            "Content-Transfer-Encoding: 8bit",
-            "",
-            rendered.html,
+        ] + bodyPart(rendered.html) + [
             "",
             "--\(boundary)--",
             "",
@@ -106,9 +108,44 @@ enum Payload {
         return lines.joined(separator: "\r\n")
     }
 
-    /// RFC 2047 for subjects that are not plain ASCII.
-    static func encodedHeader(_ text: String) -> String {
-        guard !text.allSatisfy({ $0.isASCII }) else { return text }
-        return "=?utf-8?B?" + Data(text.utf8).base64EncodedString() + "?="
+    /// A part's transfer encoding, empty line and lines, every line ending in CRLF once joined: 8bit when every
+    /// line fits RFC 5322's 998 octets, else base64 in 76-character lines.
+    static func bodyPart(_ text: String) -> [String] {
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            .components(separatedBy: "\n")
+        if lines.allSatisfy({ $0.utf8.count <= 998 }) {
+            return ["Content-Transfer-Encoding: 8bit", ""] + lines
+        }
+        let encoded = Data(lines.joined(separator: "\r\n").utf8).base64EncodedString(options: [.lineLength76Characters,
+                                                                                              .endLineWithCarriageReturn, .endLineWithLineFeed])
+        return ["Content-Transfer-Encoding: base64", ""] + encoded.components(separatedBy: "\r\n")
     }
+
+    /// A header value on one logical line: CR and LF (which would start a new field) become spaces; text that is not
+    /// plain ASCII, or too long for one line, becomes RFC 2047 encoded-words of at most 75 characters, folded.
+    static func encodedHeader(_ text: String) -> String {
+        let flat = text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+            .replacingOccurrences(of: "\n", with: " ")
+        guard !flat.allSatisfy({ $0.isASCII }) || flat.utf8.count > 900 else { return flat }
+        // 45 bytes make 60 base64 characters: "=?utf-8?B?" + 60 + "?=" is 72. Words end on whole characters.
+        var words: [String] = []
+        var current: [UInt8] = []
+        for character in flat {
+            let bytes = Array(String(character).utf8)
+            if current.count + bytes.count > 45, !current.isEmpty {
+                words.append("=?utf-8?B?" + Data(current).base64EncodedString() + "?=")
+                current = []
+            }
+            current += bytes
+        }
+        if !current.isEmpty { words.append("=?utf-8?B?" + Data(current).base64EncodedString() + "?=") }
+        return words.joined(separator: "\r\n ")
+    }
+}
+
+/// A channel that cannot be used as configured (caught before anything is sent).
+struct NotifyError: LifeboatFailure, Sendable {
+    var message: String
+    var code: ErrorCode { .invalidInput }
+    init(_ message: String) { self.message = message }
 }

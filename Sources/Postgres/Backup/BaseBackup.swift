@@ -65,6 +65,16 @@ public enum BaseBackup {
         var tablespaces: [BackupManifest.Tablespace] = []
         var archive = "base"
         var tar = TarReader()
+        var archiveOpen = false
+        /// An archive cut short (a connection lost mid-file, a server that stopped) is never taken for a backup.
+        func endArchive() throws {
+            guard archiveOpen else { return }
+            guard tar.isFinished else {
+                throw PostgresError(message: "the server's \(archive == "base" ? "base" : "tablespace \(archive)") archive "
+                    + "ended before its end-of-archive marker; the backup is incomplete and was not committed")
+            }
+            archiveOpen = false
+        }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(chunkSize)
         var startLSN = "", stopLSN = "", timeline = identity.timeline
@@ -94,8 +104,10 @@ public enum BaseBackup {
                     return BackupManifest.Tablespace(oid: oid, location: location)
                 }
             case .archive(let name, _):
+                try endArchive()
                 archive = name == "base.tar" ? "base" : String(name.prefix { $0 != "." })
                 tar = TarReader()
+                archiveOpen = true
             case .data(let bytes):
                 try tar.feed(bytes) { event in
                     switch event {
@@ -129,11 +141,13 @@ public enum BaseBackup {
                                               elapsed: Date().timeIntervalSince(started)))
                 }
             case .finished(let lsn, let tli):
+                try endArchive()
                 stopLSN = lsn
                 timeline = tli
             }
         }
         guard !stopLSN.isEmpty else { throw PostgresError(message: "the server ended the base backup without a stop LSN") }
+        try endArchive()
 
         let stored = try pipeline.finish()
         published = true

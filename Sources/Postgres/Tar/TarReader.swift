@@ -42,6 +42,9 @@ public struct TarReader {
     private var pendingLongName: String?
     private var longNameBuffer: [UInt8]?
 
+    /// The longest GNU long name accepted (PostgreSQL's paths are far shorter; PATH_MAX is 4096).
+    static let longNameLimit: Int64 = 65_536
+
     public init() {}
 
     public var isFinished: Bool { finished }
@@ -90,7 +93,12 @@ public struct TarReader {
     private mutating func parseHeader(_ handle: (Event) throws -> Void) throws {
         if header.allSatisfy({ $0 == 0 }) {
             zeroBlocks += 1
-            if zeroBlocks == 2 { finished = true }
+            if zeroBlocks == 2 {
+                guard pendingLongName == nil else {
+                    throw FormatError(description: "tar stream ends after a long name with no entry to name")
+                }
+                finished = true
+            }
             return
         }
         zeroBlocks = 0
@@ -98,13 +106,16 @@ public struct TarReader {
         let type = header[156]
         var name = string(0, 100)
         let prefix = string(345, 155)
-        if Array(header[257..<262]) == Array("ustar".utf8), !prefix.isEmpty { name = prefix + "/" + name }
+        // POSIX ustar ("ustar\0") has a name prefix at 345; GNU's header ("ustar  \0") keeps other fields there.
+        if Array(header[257..<263]) == Array("ustar\0".utf8), !prefix.isEmpty { name = prefix + "/" + name }
         if let long = pendingLongName {
             name = long
             pendingLongName = nil
         }
         let size = try number(124, 12)
-        let mode = UInt32(try number(100, 8))
+        let modeValue = try number(100, 8)
+        guard modeValue <= Int64(UInt32.max) else { throw FormatError(description: "tar header of \(name): mode out of range") }
+        let mode = UInt32(modeValue)
         let mtime = try number(136, 12)
         padding = Int((512 - size % 512) % 512)
         switch type {
@@ -120,6 +131,9 @@ public struct TarReader {
                                        linkTarget: string(157, 100))))
         case UInt8(ascii: "L"):
             // GNU long name: the next entry's name is this entry's content.
+            guard size > 0, size <= Self.longNameLimit else {
+                throw FormatError(description: "tar long name of \(size) bytes (1 to \(Self.longNameLimit) allowed)")
+            }
             remaining = size
             longNameBuffer = []
         default:
@@ -144,8 +158,13 @@ public struct TarReader {
     private func number(_ start: Int, _ length: Int) throws -> Int64 {
         let field = header[start..<(start + length)]
         if let first = field.first, first & 0x80 != 0 {
-            var value: Int64 = Int64(first & 0x7f)
-            for byte in field.dropFirst() { value = value << 8 | Int64(byte) }
+            // Base-256, two's complement: a negative number (0x40 set) is never a valid size, mode or time here.
+            guard first & 0x40 == 0 else { throw FormatError(description: "negative number in tar header") }
+            var value: Int64 = Int64(first & 0x3f)
+            for byte in field.dropFirst() {
+                guard value <= Int64.max >> 8 else { throw FormatError(description: "number out of range in tar header") }
+                value = value << 8 | Int64(byte)
+            }
             return value
         }
         var value: Int64 = 0

@@ -15,9 +15,14 @@ struct S3XML {
         let collector = Collector(recordElements: recordElements)
         let parser = XMLParser(data: Data(bytes))
         parser.delegate = collector
-        // libxml2 may report success for a document cut after a complete element: require the root's end tag.
+        parser.shouldResolveExternalEntities = false
+        // libxml2 may report success for a document cut after a complete element, or one it recovered from an
+        // error (an element left open, a second root): require no parser error and the root's end tag. S3 never
+        // sends a DTD; a document with one (entities of its own) is not taken as an answer.
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        complete = parser.parse() && collector.root.map { text.hasSuffix("</\($0)>") } == true
+        let parsed = parser.parse()
+        complete = parsed && parser.parserError == nil && !collector.sawDTD && !text.contains("<!DOCTYPE")
+            && collector.root.map { text.hasSuffix("</\($0)>") } == true
         records = collector.records
         fields = collector.fields
     }
@@ -53,6 +58,33 @@ struct S3XML {
         }
 
         func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+        func parser(_ parser: XMLParser, foundCDATA block: Data) { text += String(decoding: block, as: UTF8.self) }
+
+        var sawDTD = false
+
+        func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) {
+            sawDTD = true
+        }
+
+        func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?,
+                    systemID: String?) {
+            sawDTD = true
+        }
+
+        func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) {
+            sawDTD = true
+        }
+
+        func parser(_ parser: XMLParser, foundUnparsedEntityDeclarationWithName name: String, publicID: String?,
+                    systemID: String?, notationName: String?) {
+            sawDTD = true
+        }
+
+        func parser(_ parser: XMLParser, resolveExternalEntityName name: String, systemID: String?) -> Data? {
+            sawDTD = true
+            return nil
+        }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
             if let current = record, current.name == name {
