@@ -9,7 +9,7 @@ import Glibc
 extension Restore {
     /// Creates an empty file with the backup's mode and owner, at its final length (chunks are written into it).
     static func create(_ file: BackupManifest.File, root: String, owner: (uid: uid_t, gid: gid_t)?,
-                               delta: Bool) throws {
+                       delta: Bool) throws {
         let path = root + "/" + file.path
         var flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
         if delta {
@@ -19,7 +19,13 @@ extension Restore {
                     flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW
                     chmod(path, mode_t(file.mode & 0o7777))
                 } else {
-                    try? FileManager.default.removeItem(atPath: path)
+                    // An older copy holds a folder or a link where the backup has a file: it goes, or the restore stops.
+                    do {
+                        try FileManager.default.removeItem(atPath: path)
+                    } catch {
+                        throw RestoreError(description: "cannot replace \(path) with the backup's file: "
+                            + error.localizedDescription, damaged: false)
+                    }
                 }
             }
         }
