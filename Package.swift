@@ -84,6 +84,7 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["LifeboatCore", "LifeboatCrypto", "Postgres"]),
+        .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore"]),
         .testTarget(name: "PlansTests", dependencies: ["LifeboatCore", "Plans"]),
         .testTarget(name: "EngineTests", dependencies: ["LifeboatCore", "Engine", "Plans", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["LifeboatCore", "Postgres", "TestSupport"]),

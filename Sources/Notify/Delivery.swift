@@ -12,11 +12,6 @@ public struct DeliveryOutcome: Sendable, Codable {
     public var error: String?
     public var seconds: Double
 
-    enum CodingKeys: String, CodingKey {
-        case channel, event, delivered, attempts, error, seconds
-        case httpStatus = "http_status"
-    }
-
     public init(channel: String, event: String, delivered: Bool, attempts: Int, httpStatus: Int?, error: String?,
                 seconds: Double) {
         self.channel = channel

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// What Lifeboat tells people about.
 public enum EventKind: String, Sendable, CaseIterable, Codable {
@@ -63,7 +64,7 @@ public struct NotificationEvent: Sendable {
         values["drill"] = drill
         values["summary"] = summary
         values["details"] = details
-        values["time"] = ISO8601DateFormatter().string(from: time)
+        values["time"] = Formatted.timestamp(time)
         return values
     }
 }

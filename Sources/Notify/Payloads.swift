@@ -15,7 +15,7 @@ enum Payload {
             var object: [String: Any] = [
                 "event": event.kind.rawValue, "plan": event.plan, "run": event.runId, "drill": event.drill,
                 "marker": event.marker, "summary": event.summary, "details": event.details, "subject": rendered.subject,
-                "text": rendered.text, "time": ISO8601DateFormatter().string(from: event.time), "failure": event.failure,
+                "text": rendered.text, "time": Formatted.timestamp(event.time), "failure": event.failure,
             ]
             object["fields"] = event.fields
             let body = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -37,7 +37,7 @@ enum Payload {
             return .http(HTTPRequest(url: channel.url, headers: [(name: "Content-Type", value: "application/json")] + channel.headers,
                                      body: Array(body), timeout: channel.timeout, caFile: channel.caFile))
         case .pagerduty:
-            let time = ISO8601DateFormatter().string(from: event.time)
+            let time = Formatted.timestamp(event.time)
             var object: [String: Any] = ["routing_key": channel.routingKey ?? ""]
             let url: String
             if event.drill || pagerDutyAction == nil {

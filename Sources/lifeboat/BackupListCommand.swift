@@ -44,8 +44,8 @@ struct BackupListCommand: ParsableCommand {
         }
         Console.out(Console.table(["BACKUP", "CLUSTER", "STARTED (UTC)", "DURATION", "SIZE", "NEW", "TIMELINE", "STOP LSN"],
                                   summaries.map { summary in
-            [summary.id, summary.cluster, Console.time(summary.startTime), Console.duration(summary.seconds),
-             TransferReport.bytes(summary.logicalBytes), TransferReport.bytes(summary.newStoredBytes),
+            [summary.id, summary.cluster, Formatted.timestamp(summary.startTime), Formatted.duration(summary.seconds),
+             Formatted.bytes(summary.logicalBytes), Formatted.bytes(summary.newStoredBytes),
              String(summary.timeline), summary.stopLSN]
         }))
         let shown = Set(summaries.map(\.systemIdentifier))

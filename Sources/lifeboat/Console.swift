@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 import Plans
 
 /// Writing for people (stdout) and for cron (stderr: only what is wrong).
@@ -26,23 +27,7 @@ enum Console {
     }
 
     static func json<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        out(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-
-    /// `35ms`, `1.2s`, `14s`, `3m20s`, `1h2m`.
-    static func duration(_ seconds: TimeInterval) -> String {
-        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
-        if seconds < 10 { return String(format: "%.1fs", seconds) }
-        return PlanDuration(seconds: seconds.rounded()).description
-    }
-
-    /// `2026-11-26 18:12:06Z` (UTC; incident timelines and logs use UTC).
-    static func time(_ date: Date?) -> String {
-        guard let date else { return "-" }
-        return date.formatted(.iso8601.year().month().day().dateTimeSeparator(.space).time(includingFractionalSeconds: false)) + "Z"
+        out(String(decoding: try LifeboatJSON.encoder().encode(value), as: UTF8.self))
     }
 
     /// Left-aligned columns.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import LifeboatCore
 
 struct DrillsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,14 +27,15 @@ struct DrillsListCommand: ParsableCommand {
         let drills = try catalog.drills(limit: limit)
         if json {
             struct Row: Encodable {
-                var run_id, plan, started_at, verdict: String
+                var runId, plan, verdict: String
+                var startedAt: Date
                 var databases: [String]
-                var rpo_seconds, rto_seconds, projected_rto_seconds: Double?
+                var rpoSeconds, rtoSeconds, projectedRtoSeconds: Double?
             }
             try Console.json(drills.map {
-                Row(run_id: $0.runId, plan: $0.plan, started_at: Console.time($0.startedAt), verdict: $0.verdict,
-                    databases: $0.databases.split(separator: ",").map(String.init), rpo_seconds: $0.rpoSeconds,
-                    rto_seconds: $0.rtoSeconds, projected_rto_seconds: $0.projectedRTOSeconds)
+                Row(runId: $0.runId, plan: $0.plan, verdict: $0.verdict, startedAt: $0.startedAt,
+                    databases: $0.databases.split(separator: ",").map(String.init), rpoSeconds: $0.rpoSeconds,
+                    rtoSeconds: $0.rtoSeconds, projectedRtoSeconds: $0.projectedRTOSeconds)
             })
             return
         }
@@ -44,8 +46,8 @@ struct DrillsListCommand: ParsableCommand {
         Console.out(Console.table(
             ["RUN", "PLAN", "STARTED (UTC)", "VERDICT", "DATABASES", "RPO", "RTO"],
             drills.map { drill in
-                [drill.runId, drill.plan, Console.time(drill.startedAt), drill.verdict.uppercased(), drill.databases,
-                 drill.rpoSeconds.map(DrillReport.duration) ?? "-", drill.rtoSeconds.map(DrillReport.duration) ?? "-"]
+                [drill.runId, drill.plan, Formatted.timestamp(drill.startedAt), drill.verdict.uppercased(), drill.databases,
+                 drill.rpoSeconds.map { Formatted.duration($0) } ?? "-", drill.rtoSeconds.map { Formatted.duration($0) } ?? "-"]
             }))
     }
 }

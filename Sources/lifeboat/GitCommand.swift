@@ -32,20 +32,20 @@ struct GitStatusCommand: ParsableCommand {
         let now = Date()
         struct Row: Encodable {
             var source, destination, state: String
-            var last_sync: String
-            var last_success: String?
-            var age_seconds: Double?
+            var lastSync: Date
+            var lastSuccess: Date?
+            var ageSeconds: Double?
             var refs: Int
-            var preserved_refs: Int
+            var preservedRefs: Int
             var error: String?
         }
         let preserved = try catalog.preservedRefs()
         let rows = states.map { entry in
             Row(source: entry.latest.source, destination: entry.latest.destination,
-                state: entry.latest.succeeded ? "ok" : "FAILED", last_sync: Console.time(entry.latest.endedAt),
-                last_success: entry.lastSuccess.map(Console.time), age_seconds: entry.lastSuccess.map { now.timeIntervalSince($0) },
+                state: entry.latest.succeeded ? "ok" : "FAILED", lastSync: entry.latest.endedAt,
+                lastSuccess: entry.lastSuccess, ageSeconds: entry.lastSuccess.map { now.timeIntervalSince($0) },
                 refs: entry.latest.refs,
-                preserved_refs: preserved.filter { $0.source == entry.latest.source && $0.destination == entry.latest.destination }.count,
+                preservedRefs: preserved.filter { $0.source == entry.latest.source && $0.destination == entry.latest.destination }.count,
                 error: entry.latest.error)
         }
         if json {
@@ -55,8 +55,9 @@ struct GitStatusCommand: ParsableCommand {
         } else {
             Console.out(Console.table(
                 ["SOURCE", "MIRROR", "LAST SYNC (UTC)", "LAST SUCCESS", "AGE", "REFS", "PRESERVED", "STATE"],
-                rows.map { [$0.source, $0.destination, $0.last_sync, $0.last_success ?? "never",
-                            $0.age_seconds.map(DrillReport.duration) ?? "-", String($0.refs), String($0.preserved_refs), $0.state] }))
+                rows.map { [$0.source, $0.destination, Formatted.timestamp($0.lastSync),
+                            $0.lastSuccess.map { Formatted.timestamp($0) } ?? "never",
+                            $0.ageSeconds.map { Formatted.duration($0) } ?? "-", String($0.refs), String($0.preservedRefs), $0.state] }))
             for row in rows where row.error != nil { Console.warning("\(row.source) → \(row.destination): \(row.error!)") }
         }
         if rows.contains(where: { $0.state != "ok" }) { throw ExitCode(ExitCodes.runFailed) }
@@ -131,6 +132,6 @@ struct GitRestoreCommand: AsyncParsableCommand {
         } catch {
             throw LifeboatError(.runFailed, "cannot clone the bundle: \(error)")
         }
-        Console.out("restored \(source) from bundle \(bundle.id) (\(Console.time(bundle.created)), \(bundle.refs.count) refs) into \(to)")
+        Console.out("restored \(source) from bundle \(bundle.id) (\(Formatted.timestamp(bundle.created)), \(bundle.refs.count) refs) into \(to)")
     }
 }

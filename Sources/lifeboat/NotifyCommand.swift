@@ -32,7 +32,7 @@ struct NotifyTestCommand: AsyncParsableCommand {
         let outcome = try await ChannelTest.send(channel, inventory: names.inventory)
         if outcome.delivered {
             Console.out("channel '\(channel)' accepted the test message (\(outcome.attempts) attempt\(outcome.attempts == 1 ? "" : "s"), "
-                + String(format: "%.1f s)", outcome.seconds))
+                + "\(Formatted.duration(outcome.seconds)))")
         } else {
             Console.error("channel '\(channel)' did not accept the test message after \(outcome.attempts) attempts: \(outcome.error ?? "")")
             throw ExitCode(ExitCodes.runFailed)

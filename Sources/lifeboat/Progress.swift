@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import LifeboatCore
 
 /// One line per step event, for `--verbose`.
 enum Progress {
@@ -12,7 +13,7 @@ enum Progress {
         case .stepRetrying(let step, let attempt, let error, let delay):
             Console.out("  ↻ \(step) attempt \(attempt) failed: \(error); retrying in \(delay)")
         case .stepFinished(let record):
-            let elapsed = record.startedAt.map { Console.duration((record.endedAt ?? Date()).timeIntervalSince($0)) }
+            let elapsed = record.startedAt.map { Formatted.duration((record.endedAt ?? Date()).timeIntervalSince($0)) }
             let mark = switch record.status {
             case .succeeded: "✓"
             case .failed: record.ignoredFailure ? "!" : "✗"
@@ -24,7 +25,7 @@ enum Progress {
             if let error = record.error, record.status != .succeeded { line += ": \(error)" }
             Console.out(line)
         case .finished(let run):
-            Console.out("run \(run.id) \(run.status.rawValue) in \(Console.duration(run.duration()))")
+            Console.out("run \(run.id) \(run.status.rawValue) in \(Formatted.duration(run.duration()))")
         }
     }
 }

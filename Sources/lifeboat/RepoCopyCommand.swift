@@ -92,7 +92,7 @@ struct RepoCopyCommand: ParsableCommand {
             + (report.backupsCopied.isEmpty ? "" : " (\(report.backupsCopied.joined(separator: ", ")))")
             + " to \(to): \(report.chunksCopied) chunks, \(report.walCopied) WAL files, "
             + (report.bundlesCopied > 0 ? "\(report.bundlesCopied) git bundles, " : "")
-            + "\(TransferReport.bytes(report.bytesWritten)) written in \(Console.duration(report.seconds)); "
+            + "\(Formatted.bytes(report.bytesWritten)) written in \(Formatted.duration(report.seconds)); "
             + "\(report.backupsPresent) backups and \(report.chunksPresent) chunks were there already"
             + (report.reencrypted ? " (keys differ: objects re-encrypted)" : " (replica: objects copied as stored)")
     }

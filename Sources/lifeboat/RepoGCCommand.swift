@@ -37,10 +37,10 @@ struct RepoGCCommand: ParsableCommand {
             try Console.json(report)
         } else {
             var line = "removed \(report.chunksRemoved) chunks and \(report.leftoversRemoved) leftovers "
-                + "(\(TransferReport.bytes(report.bytesRemoved)); \(report.packsRemoved) packs deleted, "
+                + "(\(Formatted.bytes(report.bytesRemoved)); \(report.packsRemoved) packs deleted, "
                 + "\(report.packsRewritten) rewritten); \(report.chunksKept) chunks in use"
             if report.unusedChunksKept > 0 {
-                line += "; \(report.unusedChunksKept) unused chunks (\(TransferReport.bytes(report.unusedBytesKept))) left in packs mostly in use"
+                line += "; \(report.unusedChunksKept) unused chunks (\(Formatted.bytes(report.unusedBytesKept))) left in packs mostly in use"
             }
             if report.uploadsAborted > 0 {
                 line += "; \(report.uploadsAborted) unfinished uploads older than a day aborted"

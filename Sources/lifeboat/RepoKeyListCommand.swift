@@ -19,7 +19,7 @@ struct RepoKeyListCommand: ParsableCommand {
             return
         }
         Console.out(Console.table(["ID", "CREATED (UTC)", "USER", "HOST", "LABEL", ""], keys.map {
-            [$0.id, Console.time($0.created), $0.user, $0.host, $0.label ?? "",
+            [$0.id, Formatted.timestamp($0.created), $0.user, $0.host, $0.label ?? "",
              $0.damage != nil ? "DAMAGED" : $0.current ? "(this one)" : ""]
         }))
         for key in keys { if let damage = key.damage { Console.warning("key slot \(key.id) is damaged: \(damage)") } }

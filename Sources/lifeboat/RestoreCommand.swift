@@ -194,9 +194,9 @@ struct RestoreCommand: ParsableCommand {
             return
         }
         Console.out("restored backup \(summary.backup.id) of cluster \(selection.cluster.label) into \(destination): "
-            + "\(summary.files) files, \(TransferReport.bytes(summary.bytes)) written"
-            + (delta ? ", \(TransferReport.bytes(summary.reusedBytes)) already right" : "")
-            + " in \(Console.duration(summary.seconds)); start PostgreSQL on it to recover")
+            + "\(summary.files) files, \(Formatted.bytes(summary.bytes)) written"
+            + (delta ? ", \(Formatted.bytes(summary.reusedBytes)) already right" : "")
+            + " in \(Formatted.duration(summary.seconds)); start PostgreSQL on it to recover")
         if !noArchive { Console.out("recovery follows \(selection.timelineReason)") }
         if !noArchive, let lease {
             Console.out("recovery lease \(lease.id): `repo expire` removes nothing of this cluster until recovery ends "
@@ -204,7 +204,7 @@ struct RestoreCommand: ParsableCommand {
         }
         if let point = selection.restorePoint, case .name(let name) = options.target {
             Console.out("recovery stops at restore point '\(name)' at \(WALRange.format(point.lsn)) "
-                + "(\(Console.time(point.time))), the first after backup \(summary.backup.id)")
+                + "(\(Formatted.timestamp(point.time))), the first after backup \(summary.backup.id)")
         }
         Console.out(options.archiveMode == .off
             ? "archive_mode is off in the restored server: it will not archive into any repository "
@@ -253,13 +253,6 @@ struct RestoreSummary: Encodable {
     var timelineReason: String?
     var archiveMode: String?
     var restorePointLSN: String?
-
-    enum CodingKeys: String, CodingKey {
-        case restorePointLSN = "restore_point_lsn"
-        case backup, destination, files, bytes, seconds, requests, cluster, timeline
-        case reusedBytes = "reused_bytes", clusterName = "cluster_name", timelineReason = "timeline_reason"
-        case archiveMode = "archive_mode"
-    }
 
     init(_ summary: Restore.Summary, destination: String) {
         backup = summary.backup.id

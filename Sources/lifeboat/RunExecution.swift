@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Plans
+import LifeboatCore
 
 /// Runs a plan (for `run`, `resume` and `failover`) and turns its outcome into output and an exit code.
 enum RunExecution {
@@ -45,8 +46,8 @@ enum RunExecution {
     /// A drill's verdict in a few lines, the report's path, and exit 4 when it failed.
     static func finishDrill(_ report: DrillReport, outcome: RunOutcome, plan: Plan) throws {
         func objective(_ name: String, _ value: DrillReport.Objective) -> String {
-            "\(name) \(value.measuredSeconds.map(DrillReport.duration) ?? "not measured")"
-                + (value.targetSeconds.map { " (target \(DrillReport.duration($0)), \(value.verdict.uppercased()))" } ?? "")
+            "\(name) \(value.measuredSeconds.map { Formatted.duration($0) } ?? "not measured")"
+                + (value.targetSeconds.map { " (target \(Formatted.duration($0)), \(value.verdict.uppercased()))" } ?? "")
         }
         let markdown = outcome.reportFiles.first { $0.hasSuffix(".md") }
         let line = "drill \(report.passed ? "PASSED" : "FAILED"): \(objective("RPO", report.rpo)), \(objective("RTO", report.rto))"

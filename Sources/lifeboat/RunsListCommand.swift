@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import LifeboatCore
 
 struct RunsListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs, newest first.")
@@ -30,8 +31,8 @@ struct RunsListCommand: ParsableCommand {
         Console.out(Console.table(
             ["RUN", "PLAN", "KIND", "STATUS", "STARTED (UTC)", "DURATION", "TRIGGER"],
             runs.map { run in
-                [run.id, run.plan, run.kind, run.status.rawValue, Console.time(run.startedAt),
-                 run.status == .interrupted && run.endedAt == nil ? "-" : Console.duration(run.duration()),
+                [run.id, run.plan, run.kind, run.status.rawValue, Formatted.timestamp(run.startedAt),
+                 run.status == .interrupted && run.endedAt == nil ? "-" : Formatted.duration(run.duration()),
                  run.trigger.rawValue]
             }))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import LifeboatCore
 
 struct RunsShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run and its steps.")
@@ -38,15 +39,15 @@ struct RunsShowCommand: ParsableCommand {
             "run      \(run.id)",
             "plan     \(run.plan) (\(run.kind))  file \(run.planFile)  sha256 \(run.planDigest.prefix(12))",
             "status   \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? ""),
-            "started  \(Console.time(run.startedAt)) by \(run.osUser) on \(run.host) via \(run.trigger.rawValue) (pid \(run.pid))",
-            "ended    \(Console.time(run.endedAt))" + (run.endedAt == nil ? "" : "  (\(Console.duration(run.duration())))"),
+            "started  \(Formatted.timestamp(run.startedAt)) by \(run.osUser) on \(run.host) via \(run.trigger.rawValue) (pid \(run.pid))",
+            "ended    \(Formatted.timestamp(run.endedAt))" + (run.endedAt == nil ? "" : "  (\(Formatted.duration(run.duration())))"),
             "log      \(run.logFile)",
             "",
         ]
         lines.append(Console.table(
             ["STEP", "PHASE", "USES", "STATUS", "ATTEMPTS", "DURATION"],
             steps.map { step in
-                var elapsed = step.startedAt.map { Console.duration((step.endedAt ?? Date()).timeIntervalSince($0)) } ?? "-"
+                var elapsed = step.startedAt.map { Formatted.duration((step.endedAt ?? Date()).timeIntervalSince($0)) } ?? "-"
                 if step.endedAt == nil && step.status != .running { elapsed = "-" }
                 return [step.stepId, step.phase.rawValue, step.uses,
                         step.status.rawValue + (step.ignoredFailure ? " (ignored)" : ""), String(step.attempts), elapsed]
@@ -70,10 +71,6 @@ struct RunsShowCommand: ParsableCommand {
 
     /// One line per event, oldest first, with UTC times to the millisecond.
     static func timeline(run: RunRecord, steps: [StepRecord], deliveries: [DeliveryRecord]) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS'Z'"
         var events: [(Date, String)] = [(run.startedAt, "run \(run.id) of plan \(run.plan) started by \(run.osUser) on \(run.host)")]
         for step in steps {
             guard let started = step.startedAt else { continue }
@@ -83,7 +80,7 @@ struct RunsShowCommand: ParsableCommand {
                     + (step.error.map { ": \($0)" } ?? "")
                 let lastLine = step.outputTail?.split(separator: "\n").last.map { " — \($0)" } ?? ""
                 events.append((ended, "step \(step.stepId) \(what)" + (step.error == nil ? lastLine : "")
-                    + " (\(Console.duration(ended.timeIntervalSince(started))))"))
+                    + " (\(Formatted.duration(ended.timeIntervalSince(started))))"))
             }
         }
         for delivery in deliveries {
@@ -94,6 +91,6 @@ struct RunsShowCommand: ParsableCommand {
             events.append((ended, "run \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? "")))
         }
         return events.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
-            .map { formatter.string(from: $0.element.0) + "  " + $0.element.1 }.joined(separator: "\n")
+            .map { Formatted.preciseTimestamp($0.element.0) + "  " + $0.element.1 }.joined(separator: "\n")
     }
 }

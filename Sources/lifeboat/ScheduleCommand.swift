@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Plans
+import LifeboatCore
 
 struct ScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +29,8 @@ struct ScheduleCommand: ParsableCommand {
         let now = Date()
         struct Row: Encodable {
             var plan, file, cron, timezone, missed, overlap: String
-            var next_local: [String]
-            var next_utc: [String]
+            var nextLocal: [String]
+            var nextUtc: [String]
         }
         let rows = directory.scheduled.map { plan -> Row in
             let schedule = plan.schedule!
@@ -37,7 +38,7 @@ struct ScheduleCommand: ParsableCommand {
             let times = schedule.cron.nextFires(after: now, in: zone, count: next)
             return Row(plan: plan.name, file: plan.file, cron: schedule.cron.source, timezone: schedule.zoneName,
                        missed: schedule.missed.rawValue, overlap: schedule.overlap.rawValue,
-                       next_local: times.map { Self.local($0, zone) }, next_utc: times.map { Console.time($0) })
+                       nextLocal: times.map { Self.local($0, zone) }, nextUtc: times.map { Formatted.timestamp($0) })
         }
         if json {
             try Console.json(rows)
@@ -46,9 +47,9 @@ struct ScheduleCommand: ParsableCommand {
         } else {
             var table: [[String]] = []
             for row in rows {
-                for (index, local) in row.next_local.enumerated() {
-                    table.append(index == 0 ? [row.plan, row.cron, row.timezone, local, row.next_utc[index]]
-                                            : ["", "", "", local, row.next_utc[index]])
+                for (index, local) in row.nextLocal.enumerated() {
+                    table.append(index == 0 ? [row.plan, row.cron, row.timezone, local, row.nextUtc[index]]
+                                            : ["", "", "", local, row.nextUtc[index]])
                 }
             }
             Console.out(Console.table(["PLAN", "CRON", "TIME ZONE", "NEXT (LOCAL)", "NEXT (UTC)"], table))

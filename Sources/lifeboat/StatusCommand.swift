@@ -112,7 +112,7 @@ struct StatusCommand: ParsableCommand {
                 status.cluster_name = position.cluster?.displayName
                 status.cluster_found_by = position.clusterEvidence?.rawValue
                 status.newest_backup = backup.id
-                status.newest_backup_time = Console.time(backup.stopTime)
+                status.newest_backup_time = Formatted.timestamp(backup.stopTime)
                 status.newest_backup_age_seconds = now.timeIntervalSince(backup.stopTime)
                 status.newest_wal = position.newestWAL
                 status.newest_wal_age_seconds = position.newestWALTime.map { now.timeIntervalSince($0) }
@@ -121,15 +121,15 @@ struct StatusCommand: ParsableCommand {
                 status.problems.append("no backup of \(database) in any inventory repository")
             }
             if let exposure = status.rpo_exposure_seconds, exposure > rpoTarget {
-                status.problems.append("RPO exposure \(DrillReport.duration(exposure)) exceeds the target of \(DrillReport.duration(rpoTarget))")
+                status.problems.append("RPO exposure \(Formatted.duration(exposure)) exceeds the target of \(Formatted.duration(rpoTarget))")
             }
             if let drill, let report {
                 status.last_drill = drill.runId
-                status.last_drill_time = Console.time(drill.startedAt)
+                status.last_drill_time = Formatted.timestamp(drill.startedAt)
                 status.last_drill_verdict = drill.verdict
                 status.projected_rto_seconds = report.projection?.projectedRTOSeconds ?? report.rto.measuredSeconds
                 if let projected = status.projected_rto_seconds, projected > rtoTarget {
-                    status.problems.append("projected RTO \(DrillReport.duration(projected)) exceeds the target of \(DrillReport.duration(rtoTarget))")
+                    status.problems.append("projected RTO \(Formatted.duration(projected)) exceeds the target of \(Formatted.duration(rtoTarget))")
                 }
                 if !report.passed { status.problems.append("the last drill failed: \(report.reasons.first ?? "see its report")") }
             }
@@ -147,13 +147,13 @@ struct StatusCommand: ParsableCommand {
             for destination in destinations {
                 let shown = RemoteURL.display(destination)
                 let state = syncStates.first { $0.latest.source == source && $0.latest.destination == shown }
-                var row = MirrorStatus(source: source, mirror: shown, last_success: state?.lastSuccess.map(Console.time),
+                var row = MirrorStatus(source: source, mirror: shown, last_success: state?.lastSuccess.map { Formatted.timestamp($0) },
                                        age_seconds: state?.lastSuccess.map { now.timeIntervalSince($0) },
                                        rpo_target_seconds: mirrorRPO, last_sync_failed: state.map { !$0.latest.succeeded } ?? false,
                                        problems: [], within_targets: true)
                 if let age = row.age_seconds {
                     if age > mirrorRPO {
-                        row.problems.append("last synced \(DrillReport.duration(age)) ago, over the RPO target of \(DrillReport.duration(mirrorRPO))")
+                        row.problems.append("last synced \(Formatted.duration(age)) ago, over the RPO target of \(Formatted.duration(mirrorRPO))")
                     }
                 } else {
                     row.problems.append("never synced successfully")
@@ -173,10 +173,10 @@ struct StatusCommand: ParsableCommand {
                 ["DATABASE", "NEWEST BACKUP", "RPO EXPOSURE", "RPO TARGET", "LAST DRILL", "PROJECTED RTO", "RTO TARGET", "STATE"],
                 rows.map { row in
                     [row.database,
-                     row.newest_backup.map { "\($0) (\(DrillReport.duration(row.newest_backup_age_seconds ?? 0)) ago)" } ?? "none",
-                     row.rpo_exposure_seconds.map(DrillReport.duration) ?? "-", DrillReport.duration(row.rpo_target_seconds),
+                     row.newest_backup.map { "\($0) (\(Formatted.duration(row.newest_backup_age_seconds ?? 0)) ago)" } ?? "none",
+                     row.rpo_exposure_seconds.map { Formatted.duration($0) } ?? "-", Formatted.duration(row.rpo_target_seconds),
                      row.last_drill_verdict.map { "\($0.uppercased()) \(row.last_drill_time ?? "")" } ?? "never (RTO unproven)",
-                     row.projected_rto_seconds.map(DrillReport.duration) ?? "-", DrillReport.duration(row.rto_target_seconds),
+                     row.projected_rto_seconds.map { Formatted.duration($0) } ?? "-", Formatted.duration(row.rto_target_seconds),
                      row.within_targets ? "ok" : "OUTSIDE TARGETS"]
                 }))
             if !mirrors.isEmpty {
@@ -184,8 +184,8 @@ struct StatusCommand: ParsableCommand {
                 Console.out(Console.table(
                     ["GIT SOURCE", "MIRROR", "LAST SUCCESS", "AGE", "RPO TARGET", "STATE"],
                     mirrors.map { row in
-                        [row.source, row.mirror, row.last_success ?? "never", row.age_seconds.map(DrillReport.duration) ?? "-",
-                         DrillReport.duration(row.rpo_target_seconds), row.within_targets ? "ok" : "OUTSIDE TARGETS"]
+                        [row.source, row.mirror, row.last_success ?? "never", row.age_seconds.map { Formatted.duration($0) } ?? "-",
+                         Formatted.duration(row.rpo_target_seconds), row.within_targets ? "ok" : "OUTSIDE TARGETS"]
                     }))
             }
             for row in rows { for problem in row.problems { Console.warning("\(row.database): \(problem)") } }

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 import Plans
 import Repository
 import LifeboatCrypto
@@ -132,13 +133,13 @@ extension DrillReport {
             let disaster = first.archiveCutoff ?? run.startedAt
             if let beat = first.restoredHeartbeat {
                 rpoSeconds = max(0, disaster.timeIntervalSince(beat))
-                method = "heartbeat: the drill restored the archive as it was at its start (\(iso(disaster))); the newest "
-                    + "heartbeat the restored server has is \(iso(beat))"
-                    + (first.sourceHeartbeat.map { ", the source's was \(iso($0))" } ?? "")
+                method = "heartbeat: the drill restored the archive as it was at its start (\(Formatted.preciseTimestamp(disaster))); the newest "
+                    + "heartbeat the restored server has is \(Formatted.preciseTimestamp(beat))"
+                    + (first.sourceHeartbeat.map { ", the source's was \(Formatted.preciseTimestamp($0))" } ?? "")
                     + ". RPO = drill start − restored heartbeat (its resolution is the heartbeat interval)"
             } else if let commit = first.lastReplayedCommit {
                 rpoSeconds = max(0, disaster.timeIntervalSince(commit))
-                method = "last replayed commit (\(iso(commit))) against the drill's start (\(iso(disaster))); an upper "
+                method = "last replayed commit (\(Formatted.preciseTimestamp(commit))) against the drill's start (\(Formatted.preciseTimestamp(disaster))); an upper "
                     + "bound: an idle source has no newer commits to lose. Add a postgres.heartbeat step for a sharper figure"
             } else {
                 method = "not measured: the restored server has no heartbeat and replayed no transaction"
@@ -146,7 +147,7 @@ extension DrillReport {
         }
         // Mirrors: their exposure is the time since the stalest one last synced.
         if let stalest = session.mirrorAges.max(by: { $0.seconds < $1.seconds }) {
-            let text = "mirror freshness: \(stalest.mirror) last synced \(duration(stalest.seconds)) before the check"
+            let text = "mirror freshness: \(stalest.mirror) last synced \(Formatted.duration(stalest.seconds)) before the check"
             if restores.isEmpty {
                 rpoSeconds = stalest.seconds
                 method = text
@@ -186,12 +187,12 @@ extension DrillReport {
             var warning: String?
             if let rtoTarget {
                 if projected > rtoTarget {
-                    warning = "at its current size (\(bytes(current))) this database would take \(duration(projected)) "
-                        + "to recover, over the RTO target of \(duration(rtoTarget))"
+                    warning = "at its current size (\(Formatted.bytes(current))) this database would take \(Formatted.duration(projected)) "
+                        + "to recover, over the RTO target of \(Formatted.duration(rtoTarget))"
                 } else if let growth = restore.growthBytesPerDay, growth > 0 {
                     days = (rtoTarget - projected) / (growth / rate)
                     if let days, days < 90 {
-                        warning = "at its growth of \(bytes(Int64(growth))) a day, the projected RTO reaches the target "
+                        warning = "at its growth of \(Formatted.bytes(Int64(growth))) a day, the projected RTO reaches the target "
                             + "in about \(Int(days)) days"
                     }
                 }
@@ -233,7 +234,7 @@ extension DrillReport {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(iso(date))
+            try container.encode(Formatted.preciseTimestamp(date))
         }
         return encoder
     }
@@ -242,7 +243,7 @@ extension DrillReport {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = parseISO(text) else {
+            guard let date = Formatted.parseTimestamp(text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad date \(text)"))
             }
             return date
@@ -258,46 +259,10 @@ extension DrillReport {
                 verdict = "pass"
             } else {
                 verdict = "fail"
-                reasons.append(measured.map { "\(name) \(duration($0)) exceeds the target of \(duration(target))" }
-                    ?? "\(name) could not be measured, so the target of \(duration(target)) is not proven")
+                reasons.append(measured.map { "\(name) \(Formatted.duration($0)) exceeds the target of \(Formatted.duration(target))" }
+                    ?? "\(name) could not be measured, so the target of \(Formatted.duration(target)) is not proven")
             }
         }
         return Objective(measuredSeconds: measured, targetSeconds: target, verdict: verdict, method: method)
-    }
-
-    // MARK: - Formatting
-
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
-
-    static func parseISO(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
-
-    /// `3.2s`, `14m 5s`, `2h 3m`.
-    public static func duration(_ seconds: Double) -> String {
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
-        let whole = Int(seconds.rounded())
-        if whole < 3600 { return whole % 60 == 0 ? "\(whole / 60)m" : "\(whole / 60)m \(whole % 60)s" }
-        let minutes = (whole % 3600) / 60
-        return minutes == 0 ? "\(whole / 3600)h" : "\(whole / 3600)h \(minutes)m"
-    }
-
-    public static func bytes(_ count: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 extension DrillReport {
     /// The report as Markdown: for a ticket, a wiki page or an e-mail.
@@ -11,8 +12,8 @@ extension DrillReport {
         out.append("| Run | `\(runId)` |")
         out.append("| Plan | `\(planFile)` (sha256 `\(planDigest.prefix(16))…`) |")
         out.append("| Ran by | \(ranBy) on \(host) (\(trigger)) |")
-        out.append("| Started | \(Self.iso(startedAt)) |")
-        out.append("| Ended | \(Self.iso(endedAt)) |")
+        out.append("| Started | \(Formatted.timestamp(startedAt)) |")
+        out.append("| Ended | \(Formatted.timestamp(endedAt)) |")
         out.append("| Evidence digest | `\(evidenceDigest)` |")
         out.append("")
         out.append("## Verdict: \(verdict.uppercased())")
@@ -26,26 +27,26 @@ extension DrillReport {
         out.append("| Objective | Measured | Target | Result |")
         out.append("|---|---|---|---|")
         for (name, objective) in [("RPO", rpo), ("RTO", rto)] {
-            out.append("| \(name) | \(objective.measuredSeconds.map(Self.duration) ?? "not measured") | "
-                + "\(objective.targetSeconds.map(Self.duration) ?? "none") | \(objective.verdict.uppercased()) |")
+            out.append("| \(name) | \(objective.measuredSeconds.map { Formatted.duration($0) } ?? "not measured") | "
+                + "\(objective.targetSeconds.map { Formatted.duration($0) } ?? "none") | \(objective.verdict.uppercased()) |")
         }
         out.append("")
         out.append("- RPO method: \(rpo.method)")
         out.append("- RTO method: \(rto.method)")
         if let projection {
-            out.append("- Projection: at its current size (\(Self.bytes(projection.currentBytes))) and the measured restore "
-                + "rate (\(Self.rate(projection.restoreBytesPerSecond))), the RTO would be "
-                + "\(Self.duration(projection.projectedRTOSeconds))"
-                + (projection.growthBytesPerDay.map { "; growth \(Self.bytes(Int64($0))) a day" } ?? ""))
+            out.append("- Projection: at its current size (\(Formatted.bytes(projection.currentBytes))) and the measured restore "
+                + "rate (\(Formatted.rate(projection.restoreBytesPerSecond))), the RTO would be "
+                + "\(Formatted.duration(projection.projectedRTOSeconds))"
+                + (projection.growthBytesPerDay.map { "; growth \(Formatted.bytes(Int64($0))) a day" } ?? ""))
         }
         out.append("")
         out.append("## RTO breakdown")
         out.append("")
-        out.append("| Phase | Seconds | Bytes | Throughput |")
+        out.append("| Phase | Duration | Bytes | Throughput |")
         out.append("|---|---|---|---|")
         for phase in phases {
-            out.append("| \(phase.name) | \(String(format: "%.2f", phase.seconds)) | \(phase.bytes.map(Self.bytes) ?? "") | "
-                + "\(phase.throughput.map(Self.rate) ?? "") |")
+            out.append("| \(phase.name) | \(Formatted.duration(phase.seconds)) | \(phase.bytes.map { Formatted.bytes($0) } ?? "") | "
+                + "\(phase.throughput.map { Formatted.rate($0) } ?? "") |")
         }
         out.append("")
         out.append("## Restores")
@@ -54,16 +55,16 @@ extension DrillReport {
             out.append("### \(restore.database) (step `\(restore.step)`)")
             out.append("")
             out.append("- Backup `\(restore.backupId)` from repository `\(restore.repository)`, finished "
-                + "\(Self.iso(restore.backupTime)); \(Self.bytes(restore.backupLogicalBytes)) of data")
+                + "\(Formatted.preciseTimestamp(restore.backupTime)); \(Formatted.bytes(restore.backupLogicalBytes)) of data")
             out.append("- Recovery target: \(restore.target)")
             if let cutoff = restore.archiveCutoff {
-                out.append("- Archive as of \(Self.iso(cutoff)): WAL archived later was not used")
+                out.append("- Archive as of \(Formatted.preciseTimestamp(cutoff)): WAL archived later was not used")
             }
-            out.append("- Restored \(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes)); WAL replayed from "
+            out.append("- Restored \(restore.restoredFiles) files, \(Formatted.bytes(restore.restoredBytes)); WAL replayed from "
                 + "\(restore.replayedFrom ?? "?") to \(restore.replayedUpTo ?? "?"), then timeline \(restore.timeline ?? "?")")
-            if let commit = restore.lastReplayedCommit { out.append("- Last replayed commit: \(Self.iso(commit))") }
-            if let beat = restore.restoredHeartbeat { out.append("- Heartbeat on the restored server: \(Self.iso(beat))") }
-            if let beat = restore.sourceHeartbeat { out.append("- Heartbeat on the source at the drill's start: \(Self.iso(beat))") }
+            if let commit = restore.lastReplayedCommit { out.append("- Last replayed commit: \(Formatted.preciseTimestamp(commit))") }
+            if let beat = restore.restoredHeartbeat { out.append("- Heartbeat on the restored server: \(Formatted.preciseTimestamp(beat))") }
+            if let beat = restore.sourceHeartbeat { out.append("- Heartbeat on the source at the drill's start: \(Formatted.preciseTimestamp(beat))") }
         }
         out.append("")
         out.append("## Checks")
@@ -81,11 +82,11 @@ extension DrillReport {
         out.append("")
         out.append("## Timeline")
         out.append("")
-        out.append("| Step | Type | Status | Started | Seconds |")
+        out.append("| Step | Type | Status | Started | Duration |")
         out.append("|---|---|---|---|---|")
         for step in steps {
-            out.append("| \(step.id) | \(step.uses) | \(step.status) | \(step.startedAt.map(Self.iso) ?? "") | "
-                + "\(step.seconds.map { String(format: "%.2f", $0) } ?? "") |")
+            out.append("| \(step.id) | \(step.uses) | \(step.status) | \(step.startedAt.map { Formatted.preciseTimestamp($0) } ?? "") | "
+                + "\(step.seconds.map { Formatted.duration($0) } ?? "") |")
         }
         out.append("")
         return out.joined(separator: "\n")
@@ -116,7 +117,7 @@ extension DrillReport {
             """
         out += "<table>"
         for (name, value) in [("Run", runId), ("Plan", "\(planFile) (sha256 \(planDigest))"), ("Ran by", "\(ranBy) on \(host) (\(trigger))"),
-                              ("Started", Self.iso(startedAt)), ("Ended", Self.iso(endedAt)), ("Evidence digest", evidenceDigest)] {
+                              ("Started", Formatted.timestamp(startedAt)), ("Ended", Formatted.timestamp(endedAt)), ("Evidence digest", evidenceDigest)] {
             out += row([name, value])
         }
         out += "</table>\n<h2>Verdict</h2><ul>"
@@ -125,23 +126,23 @@ extension DrillReport {
         if reasons.isEmpty && warnings.isEmpty { out += "<li>Every objective was met and every check passed.</li>" }
         out += "</ul>\n<h2>Objectives</h2><table>" + row(["Objective", "Measured", "Target", "Result", "Method"], header: true)
         for (name, objective) in [("RPO", rpo), ("RTO", rto)] {
-            out += row([name, objective.measuredSeconds.map(Self.duration) ?? "not measured",
-                        objective.targetSeconds.map(Self.duration) ?? "none", objective.verdict.uppercased(), objective.method])
+            out += row([name, objective.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
+                        objective.targetSeconds.map { Formatted.duration($0) } ?? "none", objective.verdict.uppercased(), objective.method])
         }
         out += "</table>"
         if let projection {
-            out += "<p>Projected RTO at the current size (\(e(Self.bytes(projection.currentBytes)))): "
-                + "\(e(Self.duration(projection.projectedRTOSeconds))).</p>"
+            out += "<p>Projected RTO at the current size (\(e(Formatted.bytes(projection.currentBytes)))): "
+                + "\(e(Formatted.duration(projection.projectedRTOSeconds))).</p>"
         }
-        out += "\n<h2>RTO breakdown</h2><table>" + row(["Phase", "Seconds", "Bytes", "Throughput"], header: true)
+        out += "\n<h2>RTO breakdown</h2><table>" + row(["Phase", "Duration", "Bytes", "Throughput"], header: true)
         for phase in phases {
-            out += row([phase.name, String(format: "%.2f", phase.seconds), phase.bytes.map(Self.bytes) ?? "",
-                        phase.throughput.map(Self.rate) ?? ""])
+            out += row([phase.name, Formatted.duration(phase.seconds), phase.bytes.map { Formatted.bytes($0) } ?? "",
+                        phase.throughput.map { Formatted.rate($0) } ?? ""])
         }
         out += "</table>\n<h2>Restores</h2><table>" + row(["Database", "Backup", "Target", "Restored", "WAL replayed"], header: true)
         for restore in restores {
             out += row([restore.database, "\(restore.backupId) (\(restore.repository))", restore.target,
-                        "\(restore.restoredFiles) files, \(Self.bytes(restore.restoredBytes))",
+                        "\(restore.restoredFiles) files, \(Formatted.bytes(restore.restoredBytes))",
                         "\(restore.replayedFrom ?? "?") to \(restore.replayedUpTo ?? "?")"])
         }
         out += "</table>\n<h2>Checks</h2><table>" + row(["Check", "SQL", "Expectation", "Result", "Outcome"], header: true)
@@ -149,10 +150,10 @@ extension DrillReport {
             out += row([check.name, check.sql, check.expectation, check.actual,
                         check.passed.map { $0 ? "PASS" : "FAIL" } ?? "UNDECIDED"])
         }
-        out += "</table>\n<h2>Timeline</h2><table>" + row(["Step", "Type", "Status", "Started", "Seconds"], header: true)
+        out += "</table>\n<h2>Timeline</h2><table>" + row(["Step", "Type", "Status", "Started", "Duration"], header: true)
         for step in steps {
-            out += row([step.id, step.uses, step.status, step.startedAt.map(Self.iso) ?? "",
-                        step.seconds.map { String(format: "%.2f", $0) } ?? ""])
+            out += row([step.id, step.uses, step.status, step.startedAt.map { Formatted.preciseTimestamp($0) } ?? "",
+                        step.seconds.map { Formatted.duration($0) } ?? ""])
         }
         out += "</table>\n</body></html>\n"
         return out
@@ -162,7 +163,6 @@ extension DrillReport {
         (try? Self.encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    static func rate(_ bytesPerSecond: Double) -> String { bytes(Int64(bytesPerSecond)) + "/s" }
 
     static func cell(_ text: String) -> String {
         text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")

@@ -66,7 +66,7 @@ public final class RunLog: Sendable {
     }
 
     private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)) + "Z"
+        Formatted.preciseTimestamp(Date())
     }
 
     struct Handler: LogHandler {

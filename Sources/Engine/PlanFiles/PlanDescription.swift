@@ -13,11 +13,6 @@ public struct PlanDescription: Encodable, Sendable {
         public var retries: Int
         public var onFailure: FailureMode
         public var with: [String: ParameterValue]
-
-        enum CodingKeys: String, CodingKey {
-            case id, uses, stage, needs, timeout, retries, with
-            case onFailure = "on_failure"
-        }
     }
 
     public struct ScheduleEntry: Encodable, Sendable {
@@ -37,11 +32,6 @@ public struct PlanDescription: Encodable, Sendable {
     public var steps: [StepEntry]
     public var onSuccess: [StepEntry]
     public var onFailure: [StepEntry]
-
-    enum CodingKeys: String, CodingKey {
-        case plan, kind, description, file, sha256, inventory, schedule, targets, concurrency, steps
-        case onSuccess = "on_success", onFailure = "on_failure"
-    }
 
     public init(_ plan: Plan, maxParallel: Int? = nil) {
         self.plan = plan.name

@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import LifeboatCore
 
 /// A backup as listings and `backup info` show it.
 public struct BackupSummary: Encodable, Sendable {
@@ -29,15 +30,6 @@ public struct BackupSummary: Encodable, Sendable {
     public var walFirst: String?
     public var walLast: String?
 
-    enum CodingKeys: String, CodingKey {
-        case id, cluster, source, seconds, timeline, files, chunks, throughput
-        case startTime = "start_time", stopTime = "stop_time", startLSN = "start_lsn", stopLSN = "stop_lsn"
-        case postgresVersion = "postgres_version", systemIdentifier = "system_identifier"
-        case logicalBytes = "logical_bytes", newStoredBytes = "new_stored_bytes", newChunks = "new_chunks"
-        case readBytes = "read_bytes"
-        case walIncluded = "wal_included", walFirst = "wal_first", walLast = "wal_last"
-    }
-
     public init(_ manifest: BackupManifest, clusterName: String? = nil) {
         id = manifest.id
         cluster = clusterName ?? manifest.source
@@ -63,14 +55,13 @@ public struct BackupSummary: Encodable, Sendable {
     }
 
     public var text: String {
-        func mb(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
-        return """
+        """
             backup     \(id) of cluster \(cluster) (system identifier \(systemIdentifier)), taken as \(source)
             server     PostgreSQL \(postgresVersion / 10000).\(postgresVersion % 10000)
-            time       \(startTime) to \(stopTime) (\(String(format: "%.1f", seconds)) s, \(String(format: "%.0f", throughput / 1_000_000)) MB/s)
+            time       \(startTime) to \(stopTime) (\(Formatted.duration(seconds)), \(Formatted.rate(throughput)))
             lsn        \(startLSN) to \(stopLSN) on timeline \(timeline)
             wal        \(walFirst ?? "-") to \(walLast ?? "-") (\(walIncluded ? "inside the backup" : "in the archive"))
-            size       \(mb(logicalBytes)) in \(files) files; \(chunks) chunks, \(newChunks) new, \(mb(newStoredBytes)) stored
+            size       \(Formatted.bytes(logicalBytes)) in \(files) files; \(chunks) chunks, \(newChunks) new, \(Formatted.bytes(newStoredBytes)) stored
             """
     }
 }

@@ -120,14 +120,14 @@ public struct PlanRunner: Sendable {
         } else if status == .cancelled {
             run.error = "cancelled by a signal"
         }
-        logger.info("run \(runId) \(status.rawValue) after \(Self.format(run.duration()))")
+        logger.info("run \(runId) \(status.rawValue) after \(Formatted.duration(run.duration()))")
         try catalog.update(run)
 
         var outcome = RunOutcome(run: run, steps: records)
         outcome.keptServers = kept.map { ($0.step, $0.conninfo, $0.folder) }
         if plan.kind == .failover {
             if status == .succeeded {
-                notifier.emit(.failoverCompleted, summary: "failover \(plan.name) completed in \(Self.format(run.duration()))")
+                notifier.emit(.failoverCompleted, summary: "failover \(plan.name) completed in \(Formatted.duration(run.duration()))")
             } else {
                 notifier.emit(.failoverFailed, summary: "failover \(plan.name) stopped: \(run.error ?? status.rawValue)",
                               details: ["resume it with: lifeboat resume \(runId)"], failure: true)
@@ -135,7 +135,7 @@ public struct PlanRunner: Sendable {
         }
         switch status {
         case .succeeded:
-            notifier.emit(.runSucceeded, summary: "run \(runId) of plan \(plan.name) succeeded after \(Self.format(run.duration()))")
+            notifier.emit(.runSucceeded, summary: "run \(runId) of plan \(plan.name) succeeded after \(Formatted.duration(run.duration()))")
         case .failed:
             notifier.emit(.runFailed, summary: "run \(runId) of plan \(plan.name) failed", details: [run.error ?? ""],
                           failure: true)
@@ -158,10 +158,10 @@ public struct PlanRunner: Sendable {
             notifier.emit(.drillReport, summary: "drill \(runId): \(report.passed ? "PASSED" : "FAILED")",
                           details: report.reasons + report.warnings,
                           fields: ["verdict": report.verdict.uppercased(),
-                                   "rpo": report.rpo.measuredSeconds.map(DrillReport.duration) ?? "not measured",
-                                   "rto": report.rto.measuredSeconds.map(DrillReport.duration) ?? "not measured",
-                                   "rpo_target": report.rpo.targetSeconds.map(DrillReport.duration) ?? "none",
-                                   "rto_target": report.rto.targetSeconds.map(DrillReport.duration) ?? "none",
+                                   "rpo": report.rpo.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
+                                   "rto": report.rto.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
+                                   "rpo_target": report.rpo.targetSeconds.map { Formatted.duration($0) } ?? "none",
+                                   "rto_target": report.rto.targetSeconds.map { Formatted.duration($0) } ?? "none",
                                    "report": outcome.reportFiles.first { $0.hasSuffix(".md") } ?? ""],
                           failure: !report.passed)
         }
@@ -192,11 +192,7 @@ public struct PlanRunner: Sendable {
 
     /// `20261126T181200Z-3fa9`: sortable by time, short enough to type, unique enough for one host.
     static func newRunId(now: Date = Date()) -> String {
-        CompactTimestamp.string(now) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
-    }
-
-    static func format(_ seconds: TimeInterval) -> String {
-        seconds < 10 ? String(format: "%.1fs", seconds) : PlanDuration(seconds: seconds.rounded()).description
+        Formatted.compactTimestamp(now) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
     }
 }
 

@@ -58,13 +58,13 @@ public final class RPOWatch: Sendable {
             }
             // The first check of a healthy database is not news.
             if wasBreached == nil && !breached { continue }
-            let exposureText = exposure.map(DrillReport.duration) ?? "unknown (no backup)"
+            let exposureText = exposure.map { Formatted.duration($0) } ?? "unknown (no backup)"
             let event = NotificationEvent(
                 kind: breached ? .rpoBreached : .rpoRecovered, plan: name, runId: "rpo-watch", drill: false,
                 summary: breached
-                    ? "\(name): RPO exposure \(exposureText) exceeds the target of \(DrillReport.duration(target))"
-                    : "\(name): RPO exposure \(exposureText) is back within the target of \(DrillReport.duration(target))",
-                fields: ["database": name, "exposure": exposureText, "target": DrillReport.duration(target)],
+                    ? "\(name): RPO exposure \(exposureText) exceeds the target of \(Formatted.duration(target))"
+                    : "\(name): RPO exposure \(exposureText) is back within the target of \(Formatted.duration(target))",
+                fields: ["database": name, "exposure": exposureText, "target": Formatted.duration(target)],
                 time: now, failure: breached)
             logger.notice("\(event.summary)")
             let channels = (entry.fields["notify"]?.listValue ?? []).compactMap { $0.stringValue?.literalValue }

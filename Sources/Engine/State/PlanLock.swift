@@ -53,7 +53,7 @@ public final class PlanLock: Sendable {
             throw LifeboatError(.locked, "plan '\(plan)' is already running (\(who))",
                                 hint: "wait for it to finish; `lifeboat runs list --plan \(plan)` shows it")
         }
-        let text = "\(getpid()) \(ISO8601DateFormatter().string(from: Date()))\n"
+        let text = "\(getpid()) \(Formatted.timestamp(Date()))\n"
         _ = ftruncate(descriptor, 0)
         _ = text.withCString { pwrite(descriptor, $0, strlen($0), 0) }
         return PlanLock(path: path, descriptor: descriptor)

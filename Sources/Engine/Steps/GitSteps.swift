@@ -131,8 +131,8 @@ enum GitMirrorStep {
             }
             context.output.note("\(result.source) → \(destination.destination): "
                 + (destination.error.map { "FAILED: \($0)" }
-                    ?? "\(destination.refsChanged) refs changed, \(destination.bytes) bytes, \(destination.expired) preserved refs expired")
-                + String(format: " (%.1f s)", destination.seconds))
+                    ?? "\(destination.refsChanged) refs changed, \(Formatted.bytes(destination.bytes)), \(destination.expired) preserved refs expired")
+                + " (\(Formatted.duration(destination.seconds)))")
         }
         if let error = result.error, result.destinations.isEmpty {
             // The source could not be fetched: every mirror missed this sync.
@@ -165,7 +165,7 @@ enum GitMirrorStep {
                 try repository.storeBundle(source: source.name, file: file, refs: refs)
             }
         }
-        context.output.note("\(source.name): bundle \(manifest.id) stored in \(entry.name) (\(manifest.size) bytes, "
+        context.output.note("\(source.name): bundle \(manifest.id) stored in \(entry.name) (\(Formatted.bytes(Int64(manifest.size))), "
             + "\(manifest.newStoredBytes) new)")
         for old in (existing + [manifest]).dropLast(keep) {
             try LifeboatError.wrapping { () throws(RepositoryError) in try repository.removeBundle(old.id) }
@@ -208,7 +208,7 @@ enum GitVerifyStep {
                 }
                 if let rpo {
                     if let age, age > rpo {
-                        problems.append("last synced \(DrillReport.duration(age)) ago, over the RPO target of \(DrillReport.duration(rpo))")
+                        problems.append("last synced \(Formatted.duration(age)) ago, over the RPO target of \(Formatted.duration(rpo))")
                     } else if age == nil {
                         problems.append("never synced successfully by Lifeboat")
                     }
@@ -216,8 +216,8 @@ enum GitVerifyStep {
                 let evidence = CheckEvidence(
                     step: context.step.id, name: "mirror \(source.name) → \(mirror.destination)",
                     sql: "git ls-remote, git fsck --full",
-                    expectation: "refs equal the source's (\(check.refs)), fsck clean" + (rpo.map { ", synced within \(DrillReport.duration($0))" } ?? ""),
-                    actual: mirror.state + (age.map { ", synced \(DrillReport.duration($0)) ago" } ?? ""),
+                    expectation: "refs equal the source's (\(check.refs)), fsck clean" + (rpo.map { ", synced within \(Formatted.duration($0))" } ?? ""),
+                    actual: mirror.state + (age.map { ", synced \(Formatted.duration($0)) ago" } ?? ""),
                     passed: problems.isEmpty, detail: problems.isEmpty ? nil : problems.joined(separator: "; "),
                     seconds: Date().timeIntervalSince(started), finishedAt: Date())
                 context.session.record(evidence)

@@ -174,7 +174,7 @@ enum PostgresCheckStep {
             throw LifeboatError(.runFailed, "\(entry.name) is not healthy" + (until > 0 ? " after \(Int(until)) s" : "") + ": "
                 + problems.joined(separator: "; "))
         }
-        context.output.note("\(entry.name) is healthy after \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+        context.output.note("\(entry.name) is healthy after \(Formatted.duration(Date().timeIntervalSince(started)))"
             + (writable ? " (accepts writes)" : "") + (checks.isEmpty ? "" : ", \(checks.count) checks passed"))
     }
 

@@ -96,7 +96,7 @@ enum PostgresRestoreStep {
             }
             var command = try walFetchCommand(repository, cluster: manifest.systemIdentifier, keyFile: key,
                                               folder: server.folder, owner: owner) + " --lease \(lease.id)"
-            if let cutoff { command += " --archived-before \(DrillReport.iso(cutoff))" }
+            if let cutoff { command += " --archived-before \(Formatted.preciseTimestamp(cutoff))" }
             var options = Restore.Options(destination: server.dataDirectory)
             options.workers = repository.store.preferredConcurrency
             options.backup = manifest.id
@@ -114,15 +114,15 @@ enum PostgresRestoreStep {
             try server.waitUntilWritable(timeout: 7 * 86_400, shouldStop: { stop.isSet })
             let ready = Date()
             let restored = try RestoredFacts.read(server, database: dbname)
-            output.note("the scratch server accepts writes after \(String(format: "%.1f", ready.timeIntervalSince(drillStart))) s: "
-                + "\(summary.files) files, \(summary.bytes) bytes restored in \(String(format: "%.1f", summary.seconds)) s, "
-                + "start-up \(String(format: "%.1f", accepting.timeIntervalSince(started))) s, "
-                + "WAL replay \(String(format: "%.1f", ready.timeIntervalSince(accepting))) s, replayed up to \(restored.replayLSN ?? "?")")
+            output.note("the scratch server accepts writes after \(Formatted.duration(ready.timeIntervalSince(drillStart))): "
+                + "\(summary.files) files, \(Formatted.bytes(summary.bytes)) restored in \(Formatted.duration(summary.seconds)), "
+                + "start-up \(Formatted.duration(accepting.timeIntervalSince(started))), "
+                + "WAL replay \(Formatted.duration(ready.timeIntervalSince(accepting))), replayed up to \(restored.replayLSN ?? "?")")
             return RestoreEvidence(
                 step: step, database: databaseEntry.name, repository: repositoryEntry.name, backupId: manifest.id,
                 backupTime: manifest.stopTime, backupLogicalBytes: manifest.statistics.logicalBytes,
                 backupStoredBytes: manifest.statistics.newStoredBytes,
-                target: cutoff.map { "drill start (\(DrillReport.iso($0))): WAL archived before it, to its end" } ?? targetText,
+                target: cutoff.map { "drill start (\(Formatted.preciseTimestamp($0))): WAL archived before it, to its end" } ?? targetText,
                 archiveCutoff: cutoff, restoredBytes: summary.bytes, restoredFiles: summary.files,
                 restoreSeconds: summary.seconds, startupSeconds: accepting.timeIntervalSince(started),
                 replaySeconds: ready.timeIntervalSince(accepting), timeline: restored.timeline,

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// Keeps mirrors equal to their source without ever losing history.
 ///
@@ -148,21 +149,9 @@ public struct MirrorSync: Sendable {
     }
 
     /// `20261126T211500Z`.
-    static func stamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
-    }
+    static func stamp(_ date: Date) -> String { Formatted.compactTimestamp(date) }
 
-    static func parseStamp(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.date(from: text)
-    }
+    static func parseStamp(_ text: String) -> Date? { Formatted.parseCompactTimestamp(text) }
 
     /// The pack size from git's progress line `Writing objects: 100% (3/3), 1.20 KiB | ...`.
     static func bytesWritten(_ progress: String) -> Int64 {

@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import LifeboatCore
 
 /// Which timeline recovery follows.
 public enum TimelineChoice: Sendable, Equatable {
@@ -264,9 +265,5 @@ extension Restore {
         return RestoreError(description: text, damaged: false)
     }
 
-    static func isoTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func isoTime(_ date: Date) -> String { Formatted.timestamp(date) }
 }

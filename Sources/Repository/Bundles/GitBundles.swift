@@ -1,5 +1,6 @@
 import Foundation
 import LifeboatCrypto
+import LifeboatCore
 
 /// A `git bundle` of a mirrored repository, stored as chunks like a backup's files (equal content is stored once).
 public struct BundleManifest: Codable, Sendable {
@@ -58,7 +59,7 @@ extension BackupRepository {
             throw error
         }
         let stored = try pipeline.finish()
-        let id = CompactTimestamp.string(Date()) + "-" + SecureRandom.hex(4)
+        let id = Formatted.compactTimestamp(Date()) + "-" + SecureRandom.hex(4)
         let now = Date()
         let manifest = BundleManifest(id: id, source: source, created: now,
                                       createdNanoseconds: Int64(now.timeIntervalSince1970 * 1e9), size: size,

@@ -19,13 +19,6 @@ public struct CopyReport: Codable, Sendable {
     /// True when the repositories' keys differ, so objects were decrypted and encrypted again.
     public var reencrypted = false
     public var seconds = 0.0
-
-    enum CodingKeys: String, CodingKey {
-        case backupsCopied = "backups_copied", backupsPresent = "backups_present", chunksCopied = "chunks_copied"
-        case chunksPresent = "chunks_present", walCopied = "wal_copied", walPresent = "wal_present"
-        case bundlesCopied = "bundles_copied"
-        case bytesWritten = "bytes_written", reencrypted, seconds
-    }
 }
 
 extension BackupRepository {

@@ -12,11 +12,6 @@ public struct UpgradeReport: Codable, Sendable {
     public var clusters: [String] = []
     /// Older-layout files whose cluster could not be told (left where they are; named here).
     public var unattributed: [String] = []
-
-    enum CodingKeys: String, CodingKey {
-        case clusters, unattributed
-        case fromFormat = "from_format", toFormat = "to_format", walMoved = "wal_moved", walRemoved = "wal_removed"
-    }
 }
 
 extension BackupRepository {

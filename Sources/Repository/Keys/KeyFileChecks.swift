@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// When an exported key file was last written or proven to open the repository (`repo key export`,
 /// `repo key check`): with a single key slot, that file is the only way back should the passphrase be lost.
@@ -36,7 +37,7 @@ extension BackupRepository {
         guard sound.count <= 1 else { return nil }
         let last = try lastKeyFileCheck()
         if let last, now.timeIntervalSince(last.time) <= Self.keyFileCheckMaxAge { return nil }
-        let since = last.map { "; the last exported key file was checked on \(ISO8601DateFormatter().string(from: $0.time))" } ?? ""
+        let since = last.map { "; the last exported key file was checked on \(Formatted.timestamp($0.time))" } ?? ""
         return "repository \(location) has a single key slot and no exported key file checked in the last 90 days"
             + "\(since): losing that passphrase loses every backup"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 public struct GarbageCollectionReport: Codable, Sendable {
     /// Chunks no backup needs that were deleted (with their packs, or left out when a pack was rewritten).
@@ -18,14 +19,6 @@ public struct GarbageCollectionReport: Codable, Sendable {
     public var uploadsAborted = 0
     /// Packs no index lists whose trailer is damaged: kept (their chunks cannot be told), named here.
     public var unreadablePacks: [String] = []
-
-    enum CodingKeys: String, CodingKey {
-        case chunksRemoved = "chunks_removed", bytesRemoved = "bytes_removed"
-        case leftoversRemoved = "leftovers_removed", chunksKept = "chunks_kept"
-        case unusedChunksKept = "unused_chunks_kept", unusedBytesKept = "unused_bytes_kept"
-        case packsRemoved = "packs_removed", packsRewritten = "packs_rewritten", packsRecovered = "packs_recovered"
-        case uploadsAborted = "uploads_aborted", unreadablePacks = "unreadable_packs"
-    }
 }
 
 /// What the last garbage collection saw, so that the next one can tell a shrunken listing from deleted backups.
@@ -87,7 +80,7 @@ extension BackupRepository {
         }
         if let state, allManifests.count < state.backups, acceptingBackups != allManifests.count {
             throw RepositoryError(.damaged, "\(location) lists \(allManifests.count) backups, but held \(state.backups) at the "
-                + "last garbage collection (\(ISO8601DateFormatter().string(from: state.time))); nothing was removed: "
+                + "last garbage collection (\(Formatted.timestamp(state.time))); nothing was removed: "
                 + "the listing may be incomplete, or backups were deleted without `repo expire`",
                 hint: "if the missing backups were removed on purpose, run `lifeboat repo gc --accept-backups \(allManifests.count)`")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import LifeboatCrypto
+import LifeboatCore
 
 /// A recovery in progress: a restore (until PostgreSQL has fetched the WAL it needs) or a drill (for its life).
 /// `leases/<id>` is refreshed by every `wal fetch --lease ID`; `repo expire` refuses to remove anything of a
@@ -21,7 +22,7 @@ public struct RecoveryLease: Codable, Sendable, Equatable, CustomStringConvertib
     public var refreshed: Date?
 
     public var description: String {
-        "\(purpose) \(detail) (lease \(id), process \(pid) of \(user) on \(host), since \(ISO8601DateFormatter().string(from: created)))"
+        "\(purpose) \(detail) (lease \(id), process \(pid) of \(user) on \(host), since \(Formatted.timestamp(created)))"
     }
 }
 

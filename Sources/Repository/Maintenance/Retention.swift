@@ -58,11 +58,6 @@ public struct ExpireReport: Codable, Sendable {
         public var kept: [String]
         public var removed: [String]
         public var walRemoved: Int
-
-        enum CodingKeys: String, CodingKey {
-            case name, kept, removed
-            case systemIdentifier = "system_identifier", walRemoved = "wal_removed"
-        }
     }
 
     public var kept: [String]
@@ -72,11 +67,6 @@ public struct ExpireReport: Codable, Sendable {
     public var clusters: [Cluster]
     public var garbage: GarbageCollectionReport?
     public var dryRun: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case kept, removed, garbage, clusters
-        case walRemoved = "wal_removed", dryRun = "dry_run"
-    }
 }
 
 extension BackupRepository {

@@ -29,13 +29,6 @@ public struct VerifyReport: Codable, Sendable {
     public var problems: [VerifyProblem]
     /// Risks that are not damage (e.g. a single key slot).
     public var warnings: [String] = []
-
-    enum CodingKeys: String, CodingKey {
-        case backups, problems, warnings
-        case keySlotsChecked = "key_slots_checked"
-        case bundlesChecked = "bundles_checked", olderLayoutWAL = "older_layout_wal"
-        case chunksChecked = "chunks_checked", walSegmentsChecked = "wal_segments_checked", readData = "read_data"
-    }
 }
 
 extension BackupRepository {

@@ -1,16 +1,7 @@
 import Foundation
 import Synchronization
 import LifeboatCrypto
-
-/// `20261126T023000Z`: a UTC time to the second that sorts as text. Backup ids and run ids start with it.
-public enum CompactTimestamp {
-    public static func string(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
-    }
-}
+import LifeboatCore
 
 /// Ids handed out by this process, so that two backups it starts in one second never draw the same suffix.
 private let issuedIds = Mutex<Set<String>>([])
@@ -24,7 +15,7 @@ extension BackupRepository {
         let existing = Set(try backupIds())
         return issuedIds.withLock { issued in
             while true {
-                let id = CompactTimestamp.string(startedAt) + "-" + SecureRandom.hex(2)
+                let id = Formatted.compactTimestamp(startedAt) + "-" + SecureRandom.hex(2)
                 if !existing.contains(id) && issued.insert(id).inserted { return (id, startedAt) }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LifeboatCore
 
 /// A hole in a cluster's archive on the way from a backup to a recovery target: recovery stops before it.
 public struct WALGap: Sendable, Equatable, CustomStringConvertible {
@@ -18,8 +19,7 @@ public struct WALGap: Sendable, Equatable, CustomStringConvertible {
         if let lastPresent {
             text += ", the end of \(lastPresent)"
             if let lastPresentArchived {
-                let formatter = ISO8601DateFormatter()
-                text += " (archived \(formatter.string(from: lastPresentArchived)))"
+                text += " (archived \(Formatted.timestamp(lastPresentArchived)))"
             }
         }
         return text
