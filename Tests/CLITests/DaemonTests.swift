@@ -15,6 +15,11 @@ struct DaemonTests {
             """)
         let folder = bench.folder.file("plans")
         #expect(try bench.run(["run", plan]).status == 0)
+        // A database with no backup anywhere, held to the inventory's RPO: the metrics say what status says.
+        try bench.plan("plans/lifeboat.yaml", """
+            databases:
+              orders: { host: 127.0.0.1, port: \(try PostgresCluster.freePort()), dbname: orders, rpo: 1m }
+            """)
         let port = try PostgresCluster.freePort()
         let daemon = try bench.cli.start(["daemon", "--plans", folder, "--grace", "5s", "--metrics", "127.0.0.1:\(port)"])
         #expect(await eventually(20) { daemon.stderrSoFar.contains("plans loaded from \(folder): nightly") }, "\(daemon.stderrSoFar)")
@@ -29,6 +34,8 @@ struct DaemonTests {
         #expect(scraped.contains("lifeboat_plan_last_run_success{plan=\"nightly\"} 1"), "\(scraped)")
         #expect(scraped.contains("# HELP lifeboat_plan_last_run_duration_seconds"))
         #expect(scraped.contains("lifeboat_notification_failures 0"))
+        #expect(scraped.contains("lifeboat_database_within_targets{database=\"orders\"} 0"), "\(scraped)")
+        #expect(scraped.contains("lifeboat_database_rpo_target_seconds{database=\"orders\"} 60"), "\(scraped)")
 
         let second = try bench.run(["daemon", "--plans", folder, "--metrics", "off"])
         #expect(second.status == 11, "\(second.stderr)")

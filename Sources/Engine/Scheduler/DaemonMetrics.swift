@@ -34,20 +34,24 @@ public final class DaemonMetrics: Sendable {
         }
         if let inventory = RPOWatch.inventory(plansFolder: plansFolder, environment: environment) {
             let secrets = SecretResolver(environment: environment, redactor: Redactor())
-            for position in RecoveryPosition.scan(inventory, secrets: secrets, now: now).positions {
-                let labels = [("database", position.database)]
-                if let backup = position.newestBackup {
-                    gauge("lifeboat_database_backup_age_seconds", labels, "Age of the newest backup")
-                        .set(to: now.timeIntervalSince(backup.stopTime))
+            // The same decision `lifeboat status` and the RPO watch make; a catalog that cannot be read leaves the
+            // database gauges as they were.
+            for database in (try? RecoveryStatus.current(inventory, catalog: catalog, secrets: secrets, now: now).databases) ?? [] {
+                let labels = [("database", database.database)]
+                if let age = database.newestBackupAgeSeconds {
+                    gauge("lifeboat_database_backup_age_seconds", labels, "Age of the newest backup").set(to: age)
                 }
-                if let time = position.newestWALTime {
-                    gauge("lifeboat_database_wal_age_seconds", labels, "Age of the newest archived WAL file")
-                        .set(to: now.timeIntervalSince(time))
+                if let age = database.newestWalAgeSeconds {
+                    gauge("lifeboat_database_wal_age_seconds", labels, "Age of the newest archived WAL file").set(to: age)
                 }
-                if let exposure = position.exposure {
+                if let exposure = database.rpoExposureSeconds {
                     gauge("lifeboat_database_rpo_exposure_seconds", labels, "Committed work a disaster now would lose, at most")
                         .set(to: exposure)
                 }
+                gauge("lifeboat_database_rpo_target_seconds", labels, "The RPO target the database is held to")
+                    .set(to: database.rpoTargetSeconds)
+                gauge("lifeboat_database_within_targets", labels, "1 when lifeboat status finds the database inside its targets")
+                    .set(to: database.withinTargets ? 1.0 : 0.0)
             }
         }
         var drilled = Set<String>()

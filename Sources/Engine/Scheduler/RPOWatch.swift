@@ -36,26 +36,47 @@ public final class RPOWatch: Sendable {
         return StepRegistry.standard.loader.loadInventory(file).inventory
     }
 
-    /// One check of every database; `exposures` replaces reading the repositories (tests).
+    /// One check of every database; `exposures` replaces reading the repositories (tests). The targets and the
+    /// verdict are ``RecoveryStatus``'s, as `lifeboat status` shows them.
     public func check(now: Date = Date(), exposures: [String: Double?]? = nil) async {
         guard let inventory = inventory() else { return }
         let secrets = SecretResolver(environment: environment, redactor: Redactor())
-        let measured: [String: Double?] = exposures ?? Dictionary(
-            RecoveryPosition.scan(inventory, secrets: secrets, now: now).positions.map { ($0.database, $0.exposure) },
-            uniquingKeysWith: { first, _ in first })
-        for name in inventory.names(.databases) {
-            guard let entry = inventory.entry(.databases, name) else { continue }
-            let target = entry.fields["rpo"]?.durationValue.map { Double($0.milliseconds) / 1000 } ?? 3600
-            let exposure = measured[name] ?? nil
-            let breached = exposure.map { $0 > target } ?? true
-            let wasBreached: Bool? = (try? catalog.read { db in
-                try Bool.fetchOne(db, sql: "SELECT breached FROM rpo_state WHERE database = ?", arguments: [name])
-            }) ?? nil
-            guard wasBreached != breached else { continue }
-            try? catalog.write { db in
-                try db.execute(sql: "INSERT OR REPLACE INTO rpo_state (database, breached, since) VALUES (?, ?, ?)",
-                               arguments: [name, breached, now])
+        let status: RecoveryStatus
+        do {
+            if let exposures {
+                let positions = exposures.map { DatabasePosition(database: $0.key, exposure: $0.value) }
+                status = RecoveryStatus.decide(inventory, positions: positions, drills: try catalog.drills(limit: 500),
+                                               syncStates: [], now: now)
+            } else {
+                status = try RecoveryStatus.current(inventory, catalog: catalog, secrets: secrets, now: now)
             }
+        } catch {
+            logger.error("RPO watch: cannot read the catalog, no check this time: \(error)")
+            return
+        }
+        for database in status.databases {
+            let name = database.database
+            guard let entry = inventory.entry(.databases, name) else { continue }
+            let target = database.rpoTargetSeconds
+            let exposure = database.rpoExposureSeconds
+            let breached = !database.rpoWithinTarget
+            let wasBreached: Bool?
+            do {
+                wasBreached = try catalog.read { db in
+                    try Bool.fetchOne(db, sql: "SELECT breached FROM rpo_state WHERE database = ?", arguments: [name])
+                }
+                if wasBreached != breached {
+                    try catalog.write { db in
+                        try db.execute(sql: "INSERT OR REPLACE INTO rpo_state (database, breached, since) VALUES (?, ?, ?)",
+                                       arguments: [name, breached, now])
+                    }
+                }
+            } catch {
+                // Without the last state a transition cannot be told: say nothing rather than repeat or miss one.
+                logger.error("RPO watch: cannot read or record the state of \(name): \(error)")
+                continue
+            }
+            guard wasBreached != breached else { continue }
             // The first check of a healthy database is not news.
             if wasBreached == nil && !breached { continue }
             let exposureText = exposure.map { Formatted.duration($0) } ?? "unknown (no backup)"

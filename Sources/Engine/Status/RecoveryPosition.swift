@@ -19,6 +19,11 @@ public struct DatabasePosition: Sendable {
     public var exposure: Double?
     /// What went wrong finding this database's backups (the repositories' own problems are the scan's).
     public var problems: [String] = []
+
+    public init(database: String, exposure: Double? = nil) {
+        self.database = database
+        self.exposure = exposure
+    }
 }
 
 public enum RecoveryPosition {
