@@ -47,7 +47,7 @@ enum RunExecution {
     static func finishDrill(_ report: DrillReport, outcome: RunOutcome, plan: Plan) throws {
         func objective(_ name: String, _ value: DrillReport.Objective) -> String {
             "\(name) \(value.measuredSeconds.map { Formatted.duration($0) } ?? "not measured")"
-                + (value.targetSeconds.map { " (target \(Formatted.duration($0)), \(value.verdict.uppercased()))" } ?? "")
+                + (value.targetSeconds.map { " (target \(Formatted.duration($0)), \(value.verdict.shown))" } ?? "")
         }
         let markdown = outcome.reportFiles.first { $0.hasSuffix(".md") }
         let line = "drill \(report.passed ? "PASSED" : "FAILED"): \(objective("RPO", report.rpo)), \(objective("RTO", report.rto))"

@@ -48,7 +48,7 @@ struct DrillReportTests {
     func passes() {
         let report = DrillReport.build(plan: plan(), run: run(), steps: [],
                                        session: session([restore(heartbeat: start.addingTimeInterval(-45))], [check("rows", passed: true)]))
-        #expect(report.verdict == "pass")
+        #expect(report.verdict == .pass)
         #expect(report.rpo.measuredSeconds == 45)
         #expect(report.rpo.method.hasPrefix("heartbeat"))
         #expect(report.rto.measuredSeconds == 65)
@@ -64,7 +64,7 @@ struct DrillReportTests {
                                        session: session([restore(lastCommit: start.addingTimeInterval(-7200))], [check("rows", passed: true)]))
         #expect(commit.rpo.measuredSeconds == 7200)
         #expect(commit.rpo.method.hasPrefix("last replayed commit"))
-        #expect(commit.verdict == "fail")
+        #expect(commit.verdict == .fail)
         #expect(commit.reasons.contains("RPO 2h exceeds the target of 1h"))
 
         let none = DrillReport.build(plan: plan(), run: run(), steps: [], session: session([restore()], [check("rows", passed: true)]))
@@ -77,7 +77,7 @@ struct DrillReportTests {
         let report = DrillReport.build(plan: plan(), run: run(.failed, error: "step 'check' failed"), steps: [],
                                        session: session([restore(heartbeat: start)], [check("rows", passed: false),
                                                                                         check("source", passed: nil)]))
-        #expect(report.verdict == "fail")
+        #expect(report.verdict == .fail)
         #expect(report.rto.measuredSeconds == nil)
         #expect(report.reasons.contains { $0.hasPrefix("check 'rows' failed: expected at_least 1, got 0") })
         #expect(report.warnings.contains { $0.hasPrefix("check 'source' could not be decided") })
@@ -91,7 +91,7 @@ struct DrillReportTests {
         let projected = try #require(big.projection)
         #expect(projected.projectedRTOSeconds == 65 - 40 + 400)
         #expect(projected.warning?.contains("over the RTO target of 5m") == true)
-        #expect(big.verdict == "pass")  // measured RTO 65 s is inside 5 m; the projection warns
+        #expect(big.verdict == .pass)  // measured RTO 65 s is inside 5 m; the projection warns
 
         // 1 GiB a day at 1 GiB per 40 s adds 40 s a day: (3600 - 65) / 40 ≈ 88 days.
         let growing = DrillReport.build(plan: plan(rto: 3600), run: run(), steps: [],

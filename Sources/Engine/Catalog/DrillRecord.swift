@@ -28,7 +28,7 @@ public struct DrillRecord: Sendable, Codable, FetchableRecord, PersistableRecord
         runId = report.runId
         plan = report.plan
         startedAt = report.startedAt
-        verdict = report.verdict
+        verdict = report.verdict.rawValue
         databases = report.restores.map(\.database).joined(separator: ",")
         rpoSeconds = report.rpo.measuredSeconds
         rtoSeconds = report.rto.measuredSeconds

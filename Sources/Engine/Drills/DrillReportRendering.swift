@@ -5,7 +5,7 @@ extension DrillReport {
     /// The report as Markdown: for a ticket, a wiki page or an e-mail.
     public var markdown: String {
         var out: [String] = []
-        out.append("# Drill report: \(plan) — \(verdict.uppercased())")
+        out.append("# Drill report: \(plan) — \(verdict.shown)")
         out.append("")
         out.append("| | |")
         out.append("|---|---|")
@@ -16,7 +16,7 @@ extension DrillReport {
         out.append("| Ended | \(Formatted.timestamp(endedAt)) |")
         out.append("| Evidence digest | `\(evidenceDigest)` |")
         out.append("")
-        out.append("## Verdict: \(verdict.uppercased())")
+        out.append("## Verdict: \(verdict.shown)")
         out.append("")
         for reason in reasons { out.append("- FAIL: \(reason)") }
         for warning in warnings { out.append("- WARNING: \(warning)") }
@@ -28,7 +28,7 @@ extension DrillReport {
         out.append("|---|---|---|---|")
         for (name, objective) in [("RPO", rpo), ("RTO", rto)] {
             out.append("| \(name) | \(objective.measuredSeconds.map { Formatted.duration($0) } ?? "not measured") | "
-                + "\(objective.targetSeconds.map { Formatted.duration($0) } ?? "none") | \(objective.verdict.uppercased()) |")
+                + "\(objective.targetSeconds.map { Formatted.duration($0) } ?? "none") | \(objective.verdict.shown) |")
         }
         out.append("")
         out.append("- RPO method: \(rpo.method)")
@@ -105,14 +105,14 @@ extension DrillReport {
         let colour = passed ? "#1a7f37" : "#cf222e"
         var out = """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>Drill report: \(e(plan)) — \(verdict.uppercased())</title>
+            <html lang="en"><head><meta charset="utf-8"><title>Drill report: \(e(plan)) — \(verdict.shown)</title>
             <style>
             body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;color:#1f2328}
             table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #d0d7de;padding:.3em .6em;text-align:left}
             .verdict{color:#fff;background:\(colour);padding:.2em .6em;border-radius:.3em}
             code{font-size:.9em}@media print{body{margin:0}}
             </style></head><body>
-            <h1>Drill report: \(e(plan)) <span class="verdict">\(verdict.uppercased())</span></h1>
+            <h1>Drill report: \(e(plan)) <span class="verdict">\(verdict.shown)</span></h1>
 
             """
         out += "<table>"
@@ -127,7 +127,7 @@ extension DrillReport {
         out += "</ul>\n<h2>Objectives</h2><table>" + row(["Objective", "Measured", "Target", "Result", "Method"], header: true)
         for (name, objective) in [("RPO", rpo), ("RTO", rto)] {
             out += row([name, objective.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
-                        objective.targetSeconds.map { Formatted.duration($0) } ?? "none", objective.verdict.uppercased(), objective.method])
+                        objective.targetSeconds.map { Formatted.duration($0) } ?? "none", objective.verdict.shown, objective.method])
         }
         out += "</table>"
         if let projection {

@@ -151,13 +151,13 @@ public struct PlanRunner: Sendable {
                 if let extra = options.reportDirectory {
                     outcome.reportFiles += try DrillReportFiles.write(report, to: extra)
                 }
-                logger.info("drill verdict \(report.verdict.uppercased()); report \(outcome.reportFiles.joined(separator: ", "))")
+                logger.info("drill verdict \(report.verdict.shown); report \(outcome.reportFiles.joined(separator: ", "))")
             } catch {
                 logger.error("cannot write the drill report: \(error)")
             }
             notifier.emit(.drillReport, summary: "drill \(runId): \(report.passed ? "PASSED" : "FAILED")",
                           details: report.reasons + report.warnings,
-                          fields: ["verdict": report.verdict.uppercased(),
+                          fields: ["verdict": report.verdict.shown,
                                    "rpo": report.rpo.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
                                    "rto": report.rto.measuredSeconds.map { Formatted.duration($0) } ?? "not measured",
                                    "rpo_target": report.rpo.targetSeconds.map { Formatted.duration($0) } ?? "none",
